@@ -1,0 +1,94 @@
+# Tether build. `make run` and `make test` work on a fresh Debian clone: both
+# depend on `deps`, which apt-installs whatever is missing.
+CXX      ?= g++
+CC       ?= gcc
+BUILD    ?= build
+LLHTTP_INC := /usr/share/include/llhttp
+LLHTTP_SRC := /usr/share/llhttp
+
+OPT      ?= -O2
+CXXFLAGS += -std=c++20 $(OPT) -g -Wall -Wextra -I. -I$(LLHTTP_INC) -MMD -MP
+CFLAGS   += $(OPT) -g -w -I$(LLHTTP_INC) -MMD -MP
+LDLIBS   += -luv -lmbedtls -lmbedx509 -lmbedcrypto -lcjson -lsqlite3 -lpthread
+
+ifeq ($(SAN),1)
+  BUILD    := build-san
+  SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
+  CXXFLAGS += $(SANFLAGS)
+  CFLAGS   += $(SANFLAGS)
+  LDFLAGS  += $(SANFLAGS)
+endif
+
+DEB_PACKAGES := build-essential pkg-config libuv1-dev node-llhttp libmbedtls-dev libcjson-dev \
+                libsqlite3-dev googletest libgtest-dev libbenchmark-dev curl nodejs npm openssl
+
+COMMON_SRCS := $(wildcard common/*.cc)
+EDGE_SRCS   := $(filter-out edge/main.cc,$(wildcard edge/*.cc))
+HUB_SRCS    := $(filter-out hub/main.cc,$(wildcard hub/*.cc hub/*/*.cc))
+TOOL_SRCS   := $(wildcard tests/tools/*.cc)
+TEST_SRCS   := $(wildcard tests/unit/*/*_test.cc tests/unit/*/*/*_test.cc)
+LLHTTP_OBJS := $(BUILD)/llhttp/llhttp.o $(BUILD)/llhttp/api.o $(BUILD)/llhttp/http.o
+
+obj = $(patsubst %.cc,$(BUILD)/obj/%.o,$(1))
+
+LIBTETHER := $(BUILD)/libtether.a
+LIBEDGE   := $(BUILD)/libedge.a
+LIBHUB    := $(BUILD)/libhub.a
+TOOLS     := $(patsubst tests/tools/%.cc,$(BUILD)/%,$(TOOL_SRCS))
+
+.PHONY: all deps run test unit e2e bench fuzz soak clean install uninstall
+all: $(BUILD)/edge $(BUILD)/hub $(TOOLS)
+
+# Installs only what is missing, so a machine that has everything is not touched.
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get install -y -q $$missing || { $$SUDO apt-get update -q && $$SUDO apt-get install -y -q $$missing; }; \
+	fi
+	@[ -d tests/e2e/node_modules ] || (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
+
+$(BUILD)/llhttp/%.o: $(LLHTTP_SRC)/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.o: %.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
+
+$(LIBTETHER): $(call obj,$(COMMON_SRCS)) $(LLHTTP_OBJS)
+	@rm -f $@; ar rcs $@ $^
+$(LIBEDGE): $(call obj,$(EDGE_SRCS))
+	@rm -f $@; ar rcs $@ $^
+$(LIBHUB): $(call obj,$(HUB_SRCS))
+	@rm -f $@; ar rcs $@ $^
+
+$(BUILD)/edge: $(call obj,edge/main.cc) $(LIBEDGE) $(LIBTETHER)
+	$(CXX) $(LDFLAGS) $^ $(LDLIBS) -o $@
+$(BUILD)/hub: $(call obj,hub/main.cc) $(LIBHUB) $(LIBTETHER)
+	$(CXX) $(LDFLAGS) $^ $(LDLIBS) -o $@
+$(BUILD)/%: $(BUILD)/obj/tests/tools/%.o $(LIBHUB) $(LIBTETHER)
+	$(CXX) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/unit_tests: $(call obj,$(TEST_SRCS)) $(LIBEDGE) $(LIBHUB) $(LIBTETHER)
+	$(CXX) $(LDFLAGS) $^ $(LDLIBS) -lgtest -lgtest_main -o $@
+
+run: deps all
+	@tests/tools/run_local.sh $(BUILD)
+
+unit: deps $(BUILD)/unit_tests
+	$(BUILD)/unit_tests
+
+# Unit tests (GoogleTest) and end-to-end tests (node:test driving real
+# binaries), with one combined `N passed, N failed` line at the end.
+test: deps all $(BUILD)/unit_tests
+	@tests/run_all.sh $(BUILD)
+
+bench: deps all
+	@tests/bench/run.sh $(BUILD)
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

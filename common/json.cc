@@ -1,0 +1,141 @@
+#include "common/json.h"
+
+#include <cstdio>
+
+namespace tether {
+namespace {
+
+// Rejects nesting beyond kMaxJsonDepth with a linear scan that skips strings,
+// so hostile input never reaches cJSON's recursion.
+bool DepthWithinLimit(std::string_view text, size_t* where) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    else if (c == '{' || c == '[') {
+      if (++depth > kMaxJsonDepth) { *where = i; return false; }
+    } else if (c == '}' || c == ']') --depth;
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<JsonPtr> ParseJson(std::string_view text) {
+  size_t where = 0;
+  if (!DepthWithinLimit(text, &where)) {
+    return Status::Error("JSON nested deeper than " + std::to_string(kMaxJsonDepth) +
+                         " levels at byte " + std::to_string(where));
+  }
+  const char* end = nullptr;
+  cJSON* j = cJSON_ParseWithLengthOpts(text.data(), text.size(), &end, false);
+  if (!j) {
+    size_t off = end ? static_cast<size_t>(end - text.data()) : 0;
+    if (text.empty()) return Status::Error("empty body where JSON was expected");
+    return Status::Error("invalid JSON at byte " + std::to_string(off));
+  }
+  // Anything but whitespace after the value is an error too.
+  for (const char* p = end; p && p < text.data() + text.size(); ++p) {
+    if (*p != ' ' && *p != '\n' && *p != '\r' && *p != '\t' && *p != '\0') {
+      cJSON_Delete(j);
+      return Status::Error("invalid JSON: trailing data at byte " + std::to_string(p - text.data()));
+    }
+  }
+  return JsonPtr(j);
+}
+
+std::string PrintJson(const cJSON* j) {
+  if (!j) return "null";
+  char* s = cJSON_PrintUnformatted(j);
+  if (!s) return "null";
+  std::string out(s);
+  cJSON_free(s);
+  return out;
+}
+
+const cJSON* JsonGet(const cJSON* obj, const char* key) {
+  if (!obj || !cJSON_IsObject(obj)) return nullptr;
+  return cJSON_GetObjectItemCaseSensitive(obj, key);
+}
+const char* JsonStr(const cJSON* obj, const char* key) {
+  const cJSON* v = JsonGet(obj, key);
+  return cJSON_IsString(v) ? v->valuestring : nullptr;
+}
+std::string JsonStrOr(const cJSON* obj, const char* key, std::string_view fallback) {
+  const char* s = JsonStr(obj, key);
+  return s ? std::string(s) : std::string(fallback);
+}
+double JsonNum(const cJSON* obj, const char* key, double fallback) {
+  const cJSON* v = JsonGet(obj, key);
+  return cJSON_IsNumber(v) ? v->valuedouble : fallback;
+}
+bool JsonBool(const cJSON* obj, const char* key, bool fallback) {
+  const cJSON* v = JsonGet(obj, key);
+  return cJSON_IsBool(v) ? cJSON_IsTrue(v) : fallback;
+}
+const cJSON* JsonArr(const cJSON* obj, const char* key) {
+  const cJSON* v = JsonGet(obj, key);
+  return cJSON_IsArray(v) ? v : nullptr;
+}
+const cJSON* JsonObj(const cJSON* obj, const char* key) {
+  const cJSON* v = JsonGet(obj, key);
+  return cJSON_IsObject(v) ? v : nullptr;
+}
+
+static cJSON* Attach(cJSON* obj, const char* key, cJSON* item) {
+  if (!item) return nullptr;
+  if (key) cJSON_AddItemToObject(obj, key, item);
+  else cJSON_AddItemToArray(obj, item);
+  return item;
+}
+cJSON* JsonAddStr(cJSON* obj, const char* key, std::string_view value) {
+  return Attach(obj, key, cJSON_CreateString(std::string(value).c_str()));
+}
+cJSON* JsonAddNum(cJSON* obj, const char* key, double value) {
+  return Attach(obj, key, cJSON_CreateNumber(value));
+}
+cJSON* JsonAddBool(cJSON* obj, const char* key, bool value) {
+  return Attach(obj, key, cJSON_CreateBool(value));
+}
+cJSON* JsonAddObj(cJSON* obj, const char* key) { return Attach(obj, key, cJSON_CreateObject()); }
+cJSON* JsonAddArr(cJSON* obj, const char* key) { return Attach(obj, key, cJSON_CreateArray()); }
+cJSON* JsonAddCopy(cJSON* obj, const char* key, const cJSON* src) {
+  return Attach(obj, key, cJSON_Duplicate(src, true));
+}
+JsonPtr JsonNewObj() { return JsonPtr(cJSON_CreateObject()); }
+JsonPtr JsonNewArr() { return JsonPtr(cJSON_CreateArray()); }
+
+std::string JsonQuote(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  out.push_back('"');
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out.push_back(static_cast<char>(c));
+        }
+    }
+  }
+  out.push_back('"');
+  return out;
+}
+
+}  // namespace tether

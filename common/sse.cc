@@ -1,0 +1,78 @@
+#include "common/sse.h"
+
+namespace tether {
+
+void SseParser::Feed(std::string_view bytes) {
+  for (char c : bytes) {
+    if (c == '\n' && last_was_cr_) {  // second half of CRLF
+      last_was_cr_ = false;
+      continue;
+    }
+    last_was_cr_ = false;
+    if (c == '\r' || c == '\n') {
+      last_was_cr_ = c == '\r';
+      Line(line_);
+      line_.clear();
+    } else {
+      line_.push_back(c);
+    }
+  }
+}
+
+void SseParser::Finish() {
+  if (!line_.empty()) {
+    Line(line_);
+    line_.clear();
+  }
+  Dispatch();
+}
+
+void SseParser::Line(std::string_view line) {
+  if (line.empty()) {
+    Dispatch();
+    return;
+  }
+  if (line[0] == ':') return;  // comment / keep-alive
+  std::string_view field = line, value;
+  size_t colon = line.find(':');
+  if (colon != std::string_view::npos) {
+    field = line.substr(0, colon);
+    value = line.substr(colon + 1);
+    if (!value.empty() && value[0] == ' ') value.remove_prefix(1);
+  }
+  if (field == "data") {
+    if (pending_.has_data) pending_.data.push_back('\n');
+    pending_.data.append(value);
+    pending_.has_data = true;
+  } else if (field == "event") {
+    pending_.event.assign(value);
+  } else if (field == "id") {
+    pending_.id.assign(value);
+  }
+}
+
+void SseParser::Dispatch() {
+  if (pending_.has_data || !pending_.event.empty()) on_event_(pending_);
+  pending_ = SseEvent();
+}
+
+std::string FormatSse(std::string_view event, std::string_view data) {
+  std::string out;
+  out.reserve(event.size() + data.size() + 16);
+  if (!event.empty()) {
+    out.append("event: ").append(event).append("\n");
+  }
+  size_t start = 0;
+  while (true) {
+    size_t nl = data.find('\n', start);
+    out.append("data: ").append(data.substr(start, nl - start)).append("\n");
+    if (nl == std::string_view::npos) break;
+    start = nl + 1;
+  }
+  out.append("\n");
+  return out;
+}
+
+std::string FormatSseData(std::string_view data) { return FormatSse({}, data); }
+
+}  // namespace tether
