@@ -1,0 +1,414 @@
+#include "common/net.h"
+
+#include <cstring>
+
+#include "common/log.h"
+
+namespace tether {
+namespace {
+
+// One read buffer per loop thread: a read is handled to completion before the
+// next is allocated, so connections need not carry 64 KiB each.
+thread_local char g_read_buf[64 * 1024];
+
+struct WriteReq {
+  uv_write_t req;
+  std::string data;
+};
+
+}  // namespace
+
+std::string UvError(int code) {
+  return std::string(uv_err_name(code)) + " (" + uv_strerror(code) + ")";
+}
+
+void StreamHandler::OnStreamEof(Stream* stream) { stream->Close(); }
+
+Stream::Stream(uv_loop_t* loop, StreamHandler* handler) : handler_(handler) {
+  uv_tcp_init(loop, &tcp_);
+  tcp_.data = this;
+}
+
+Stream::~Stream() = default;
+
+Stream* Stream::Accept(uv_stream_t* listener, TlsContext* tls, StreamHandler* handler) {
+  Stream* s = new Stream(listener->loop, handler);
+  if (uv_accept(listener, reinterpret_cast<uv_stream_t*>(&s->tcp_)) != 0) {
+    s->state_ = State::kClosing;
+    uv_close(reinterpret_cast<uv_handle_t*>(&s->tcp_), [](uv_handle_t* h) noexcept {
+      delete static_cast<Stream*>(h->data);
+    });
+    return nullptr;
+  }
+  s->RecordPeer();
+  uv_tcp_nodelay(&s->tcp_, 1);
+  if (tls) {
+    s->tls_ = std::make_unique<TlsSession>(tls, "");
+    s->state_ = State::kHandshaking;
+  } else {
+    s->state_ = State::kOpen;
+  }
+  s->reading_ = true;
+  uv_read_start(reinterpret_cast<uv_stream_t*>(&s->tcp_), OnAlloc, OnRead);
+  return s;
+}
+
+Stream* Stream::Connect(uv_loop_t* loop, const std::string& host, int port, TlsContext* tls,
+                        const std::string& server_name, StreamHandler* handler) {
+  Stream* s = new Stream(loop, handler);
+  s->connect_port_ = port;
+  s->server_name_ = server_name.empty() ? host : server_name;
+  if (tls) s->tls_ = std::make_unique<TlsSession>(tls, s->server_name_);
+  s->state_ = State::kResolving;
+  s->resolve_req_ = new uv_getaddrinfo_t;
+  s->resolve_req_->data = s;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  std::string port_str = std::to_string(port);
+  int rc = uv_getaddrinfo(loop, s->resolve_req_, OnResolved, host.c_str(), port_str.c_str(), &hints);
+  if (rc != 0) {
+    delete s->resolve_req_;
+    s->resolve_req_ = nullptr;
+    s->CloseWithError(Status::Error("resolve " + host + ": " + UvError(rc)));
+  }
+  return s;
+}
+
+void Stream::OnResolved(uv_getaddrinfo_t* req, int status, addrinfo* res) noexcept {
+  Stream* s = static_cast<Stream*>(req->data);
+  delete req;
+  if (!s) {  // the stream was closed while resolving
+    uv_freeaddrinfo(res);
+    return;
+  }
+  s->resolve_req_ = nullptr;
+  if (s->state_ == State::kClosing) {
+    uv_freeaddrinfo(res);
+    return;
+  }
+  if (status != 0 || !res) {
+    uv_freeaddrinfo(res);
+    s->CloseWithError(Status::Error("resolve " + s->server_name_ + ": " + UvError(status)));
+    return;
+  }
+  s->state_ = State::kConnecting;
+  auto* creq = new uv_connect_t;
+  creq->data = s;
+  int rc = uv_tcp_connect(creq, &s->tcp_, res->ai_addr, OnConnect);
+  uv_freeaddrinfo(res);
+  if (rc != 0) {
+    delete creq;
+    s->CloseWithError(Status::Error("connect: " + UvError(rc)));
+  }
+}
+
+void Stream::OnConnect(uv_connect_t* req, int status) noexcept {
+  Stream* s = static_cast<Stream*>(req->data);
+  delete req;
+  if (status == UV_ECANCELED) return;  // closed while connecting; OnClosed handles the rest
+  if (s->state_ == State::kClosing) return;
+  if (status != 0) {
+    s->CloseWithError(Status::Error("connect port " + std::to_string(s->connect_port_) + ": " + UvError(status)));
+    return;
+  }
+  s->RecordPeer();
+  uv_tcp_nodelay(&s->tcp_, 1);
+  s->reading_ = true;
+  uv_read_start(reinterpret_cast<uv_stream_t*>(&s->tcp_), OnAlloc, OnRead);
+  if (s->tls_) {
+    s->state_ = State::kHandshaking;
+    s->DriveHandshake();
+  } else {
+    s->BecomeOpen();
+  }
+}
+
+void Stream::RecordPeer() {
+  sockaddr_storage addr{};
+  int len = sizeof addr;
+  if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return;
+  char ip[INET6_ADDRSTRLEN] = {0};
+  if (addr.ss_family == AF_INET) {
+    auto* a = reinterpret_cast<sockaddr_in*>(&addr);
+    uv_ip4_name(a, ip, sizeof ip);
+    peer_port_ = ntohs(a->sin_port);
+  } else if (addr.ss_family == AF_INET6) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&addr);
+    uv_ip6_name(a, ip, sizeof ip);
+    peer_port_ = ntohs(a->sin6_port);
+  }
+  peer_address_ = ip;
+}
+
+void Stream::DriveHandshake() {
+  bool done = false;
+  Status st = tls_->Handshake(&done);
+  FlushTls();
+  if (!st.ok()) {
+    CloseWithError(Status::Error("TLS handshake with " + (peer_address_.empty() ? server_name_ : peer_address_) +
+                                 ": " + st.message()));
+    return;
+  }
+  if (done) BecomeOpen();
+}
+
+void Stream::BecomeOpen() {
+  state_ = State::kOpen;
+  if (!pending_plain_.empty()) {
+    std::string data = std::move(pending_plain_);
+    pending_plain_.clear();
+    queued_bytes_ -= data.size();
+    Write(std::move(data));
+  }
+  if (handler_) handler_->OnStreamOpen(this);
+  // Application data may have arrived in the same read as the last handshake
+  // record; deliver it now.
+  if (state_ == State::kOpen && tls_) HandleRead(nullptr, 0);
+}
+
+void Stream::OnAlloc(uv_handle_t*, size_t, uv_buf_t* buf) noexcept {
+  buf->base = g_read_buf;
+  buf->len = sizeof g_read_buf;
+}
+
+void Stream::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) noexcept {
+  Stream* s = static_cast<Stream*>(stream->data);
+  if (nread > 0) {
+    s->bytes_in_ += static_cast<uint64_t>(nread);
+    s->HandleRead(buf->base, static_cast<size_t>(nread));
+  } else if (nread == UV_EOF) {
+    s->HandleEof();
+  } else if (nread < 0) {
+    s->CloseWithError(Status::Error("read: " + UvError(static_cast<int>(nread))));
+  }
+}
+
+void Stream::HandleRead(const char* data, size_t len) {
+  if (state_ == State::kClosing) return;
+  if (!tls_) {
+    if (handler_ && len) handler_->OnStreamData(this, data, len);
+    return;
+  }
+  if (len) tls_->PutCiphertext(data, len);
+  if (state_ == State::kHandshaking) {
+    DriveHandshake();
+    return;  // BecomeOpen re-enters for any application data
+  }
+  if (state_ != State::kOpen) return;
+  tls_plain_.clear();
+  bool peer_closed = false;
+  Status st = tls_->Read(&tls_plain_, &peer_closed);
+  FlushTls();
+  if (!st.ok()) {
+    CloseWithError(Status::Error("TLS read: " + st.message()));
+    return;
+  }
+  if (!tls_plain_.empty() && handler_) {
+    // Move out first: the handler may write, which reuses no shared state,
+    // but it may also re-enter reads after resume.
+    std::string plain = std::move(tls_plain_);
+    tls_plain_.clear();
+    handler_->OnStreamData(this, plain.data(), plain.size());
+  }
+  if (peer_closed && state_ == State::kOpen) HandleEof();
+}
+
+void Stream::HandleEof() {
+  if (state_ == State::kClosing) return;
+  if (state_ != State::kOpen) {
+    CloseWithError(Status::Error("connection closed by peer during " +
+                                 std::string(state_ == State::kHandshaking ? "TLS handshake" : "connect")));
+    return;
+  }
+  if (reading_) {
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+    reading_ = false;
+  }
+  if (handler_) handler_->OnStreamEof(this);
+  else Close();
+}
+
+void Stream::Write(std::string data) {
+  if (state_ == State::kClosing || data.empty()) return;
+  if (state_ != State::kOpen) {
+    queued_bytes_ += data.size();
+    pending_plain_.append(data);
+    return;
+  }
+  if (tls_) {
+    Status st = tls_->Write(data);
+    if (!st.ok()) {
+      CloseWithError(Status::Error("TLS write: " + st.message()));
+      return;
+    }
+    FlushTls();
+  } else {
+    SendRaw(std::move(data));
+  }
+}
+
+void Stream::FlushTls() {
+  if (tls_ && tls_->HasCiphertext()) SendRaw(tls_->TakeCiphertext());
+}
+
+void Stream::SendRaw(std::string data) {
+  if (data.empty()) return;
+  queued_bytes_ += data.size();
+  write_queue_.push_back(std::move(data));
+  if (queued_bytes_ > kHighWater) notify_drain_ = true;
+  StartWrite();
+}
+
+void Stream::StartWrite() {
+  if (write_in_flight_ || write_queue_.empty() || state_ == State::kClosing) return;
+  auto* w = new WriteReq;
+  w->req.data = this;
+  // Coalesce queued buffers into one write: fewer syscalls and TLS records
+  // already framed, so concatenation is safe.
+  w->data = std::move(write_queue_.front());
+  write_queue_.pop_front();
+  while (!write_queue_.empty() && w->data.size() < 64 * 1024) {
+    w->data.append(write_queue_.front());
+    write_queue_.pop_front();
+  }
+  uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
+  write_in_flight_ = true;
+  int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, OnWrite);
+  if (rc != 0) {
+    write_in_flight_ = false;
+    delete w;
+    CloseWithError(Status::Error("write: " + UvError(rc)));
+  }
+}
+
+void Stream::OnWrite(uv_write_t* req, int status) noexcept {
+  auto* w = reinterpret_cast<WriteReq*>(req);
+  Stream* s = static_cast<Stream*>(req->data);
+  size_t n = w->data.size();
+  delete w;
+  s->write_in_flight_ = false;
+  if (s->state_ == State::kClosing) return;
+  s->queued_bytes_ -= n;
+  s->bytes_out_ += n;
+  if (status != 0) {
+    s->CloseWithError(Status::Error("write: " + UvError(status)));
+    return;
+  }
+  s->StartWrite();
+  if (s->notify_drain_ && s->queued_bytes_ <= kHighWater / 2) {
+    s->notify_drain_ = false;
+    if (s->handler_) s->handler_->OnStreamDrained(s);
+  }
+  if (s->state_ == State::kOpen && s->shutdown_requested_ && s->write_queue_.empty() && !s->write_in_flight_) {
+    s->shutdown_requested_ = false;
+    auto* sreq = new uv_shutdown_t;
+    sreq->data = s;
+    if (uv_shutdown(sreq, reinterpret_cast<uv_stream_t*>(&s->tcp_), OnShutdown) != 0) delete sreq;
+  }
+}
+
+void Stream::Shutdown() {
+  if (state_ != State::kOpen) return;
+  if (tls_) {
+    tls_->SendCloseNotify();
+    FlushTls();
+  }
+  shutdown_requested_ = true;
+  if (!write_in_flight_ && write_queue_.empty()) {
+    shutdown_requested_ = false;
+    auto* sreq = new uv_shutdown_t;
+    sreq->data = this;
+    if (uv_shutdown(sreq, reinterpret_cast<uv_stream_t*>(&tcp_), OnShutdown) != 0) delete sreq;
+  }
+}
+
+void Stream::OnShutdown(uv_shutdown_t* req, int) noexcept { delete req; }
+
+void Stream::PauseReading() {
+  if (paused_) return;
+  paused_ = true;
+  if (reading_) {
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+    reading_ = false;
+  }
+}
+
+void Stream::ResumeReading() {
+  if (!paused_) return;
+  paused_ = false;
+  if (state_ == State::kClosing || reading_) return;
+  if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&tcp_))) return;
+  reading_ = true;
+  uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), OnAlloc, OnRead);
+}
+
+void Stream::set_no_delay(bool on) { uv_tcp_nodelay(&tcp_, on ? 1 : 0); }
+void Stream::set_keepalive(bool on, unsigned delay_sec) { uv_tcp_keepalive(&tcp_, on ? 1 : 0, delay_sec); }
+
+void Stream::Close() { CloseWithError(Status::Ok()); }
+
+void Stream::CloseWithError(const Status& why) {
+  if (state_ == State::kClosing) return;
+  state_ = State::kClosing;
+  close_reason_ = why;
+  if (resolve_req_) {
+    // getaddrinfo cannot be cancelled once running; orphan it.
+    uv_cancel(reinterpret_cast<uv_req_t*>(resolve_req_));
+    resolve_req_->data = nullptr;
+    resolve_req_ = nullptr;
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), OnClosed);
+}
+
+void Stream::OnClosed(uv_handle_t* h) noexcept {
+  Stream* s = static_cast<Stream*>(h->data);
+  if (s->handler_) s->handler_->OnStreamClosed(s, s->close_reason_);
+  delete s;
+}
+
+Listener::Listener(uv_loop_t* loop, AcceptFn on_accept) : on_accept_(std::move(on_accept)) {
+  tcp_ = new uv_tcp_t;
+  uv_tcp_init(loop, tcp_);
+  tcp_->data = this;
+}
+
+Listener::~Listener() { Close(); }
+
+Status Listener::Listen(const std::string& host, int port, int backlog) {
+  sockaddr_storage addr{};
+  int rc = host.find(':') != std::string::npos
+               ? uv_ip6_addr(host.c_str(), port, reinterpret_cast<sockaddr_in6*>(&addr))
+               : uv_ip4_addr(host.c_str(), port, reinterpret_cast<sockaddr_in*>(&addr));
+  if (rc != 0) return Status::Error("listen " + host + ": not an IP address");
+  rc = uv_tcp_bind(tcp_, reinterpret_cast<sockaddr*>(&addr), 0);
+  if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(tcp_), backlog, OnConnection);
+  if (rc != 0) return Status::Error("listen " + host + ":" + std::to_string(port) + ": " + UvError(rc));
+  return Status::Ok();
+}
+
+int Listener::bound_port() const {
+  if (!tcp_) return 0;
+  sockaddr_storage addr{};
+  int len = sizeof addr;
+  if (uv_tcp_getsockname(tcp_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return 0;
+  if (addr.ss_family == AF_INET) return ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+  return ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
+}
+
+void Listener::OnConnection(uv_stream_t* server, int status) noexcept {
+  auto* self = static_cast<Listener*>(server->data);
+  if (status != 0 || !self) return;
+  self->on_accept_(server);
+}
+
+void Listener::Close() {
+  if (!tcp_) return;
+  tcp_->data = nullptr;
+  uv_close(reinterpret_cast<uv_handle_t*>(tcp_), OnClosed);
+  tcp_ = nullptr;
+}
+
+void Listener::OnClosed(uv_handle_t* h) noexcept { delete reinterpret_cast<uv_tcp_t*>(h); }
+
+}  // namespace tether

@@ -1,0 +1,69 @@
+#include "common/process.h"
+
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+
+namespace tether {
+
+CommandLine ParseCommandLine(int argc, char** argv) {
+  CommandLine c;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--config" || a == "-c") {
+      if (i + 1 >= argc) {
+        c.error = a + " needs a file name";
+        return c;
+      }
+      c.config = argv[++i];
+    } else if (a.rfind("--config=", 0) == 0) {
+      c.config = a.substr(9);
+    } else if (a == "--check") {
+      c.check = true;
+    } else if (a == "--version" || a == "-V") {
+      c.version = true;
+    } else if (a == "--help" || a == "-h") {
+      c.help = true;
+    } else {
+      c.rest.push_back(a);
+    }
+  }
+  return c;
+}
+
+SignalWatcher::SignalWatcher(uv_loop_t* loop, std::function<void()> on_stop, std::function<void()> on_reload)
+    : on_stop_(std::move(on_stop)), on_reload_(std::move(on_reload)) {
+  std::signal(SIGPIPE, SIG_IGN);
+  term_ = new uv_signal_t;
+  intr_ = new uv_signal_t;
+  hup_ = new uv_signal_t;
+  for (uv_signal_t* s : {term_, intr_, hup_}) {
+    uv_signal_init(loop, s);
+    s->data = this;
+  }
+  uv_signal_start(term_, OnSignal, SIGTERM);
+  uv_signal_start(intr_, OnSignal, SIGINT);
+  uv_signal_start(hup_, OnSignal, SIGHUP);
+}
+
+SignalWatcher::~SignalWatcher() { Close(); }
+
+void SignalWatcher::Close() {
+  for (uv_signal_t** s : {&term_, &intr_, &hup_}) {
+    if (!*s) continue;
+    uv_close(reinterpret_cast<uv_handle_t*>(*s), [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_signal_t*>(h); });
+    *s = nullptr;
+  }
+}
+
+void SignalWatcher::OnSignal(uv_signal_t* s, int signum) noexcept {
+  auto* self = static_cast<SignalWatcher*>(s->data);
+  if (signum == SIGHUP) {
+    if (self->on_reload_) self->on_reload_();
+    return;
+  }
+  if (++self->stops_ > 1) std::_Exit(1);
+  if (self->on_stop_) self->on_stop_();
+}
+
+}  // namespace tether

@@ -1,0 +1,39 @@
+// Process plumbing shared by both binaries: command-line flags, signal
+// handling on the loop (SIGTERM/SIGINT drain, SIGHUP reload).
+#pragma once
+#include <uv.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace tether {
+
+struct CommandLine {
+  std::string config;  // --config FILE
+  bool check = false;  // --check: validate and exit
+  bool version = false;
+  bool help = false;
+  std::vector<std::string> rest;  // positional words (subcommands)
+  std::string error;              // set when the flags do not parse
+};
+CommandLine ParseCommandLine(int argc, char** argv);
+
+// Runs on the loop thread. on_stop is called once for SIGTERM or SIGINT (a
+// second one exits at once); on_reload for every SIGHUP.
+class SignalWatcher {
+ public:
+  SignalWatcher(uv_loop_t* loop, std::function<void()> on_stop, std::function<void()> on_reload);
+  ~SignalWatcher();
+  void Close();  // lets the loop exit
+
+ private:
+  static void OnSignal(uv_signal_t* s, int signum) noexcept;
+  uv_signal_t* term_;
+  uv_signal_t* intr_;
+  uv_signal_t* hup_;
+  std::function<void()> on_stop_, on_reload_;
+  int stops_ = 0;
+};
+
+}  // namespace tether
