@@ -1,0 +1,198 @@
+#include "hub/hub_config.h"
+
+#include <cstdlib>
+
+#include "common/json.h"
+
+namespace tether {
+
+ApiFormat ProviderFormat(ProviderType type) {
+  switch (type) {
+    case ProviderType::kOpenAI: return ApiFormat::kOpenAIChat;
+    case ProviderType::kOpenAIResponses: return ApiFormat::kOpenAIResponses;
+    case ProviderType::kAnthropic: return ApiFormat::kAnthropic;
+    case ProviderType::kGemini: return ApiFormat::kGemini;
+  }
+  return ApiFormat::kOpenAIChat;
+}
+
+const char* ProviderTypeName(ProviderType type) {
+  switch (type) {
+    case ProviderType::kOpenAI: return "openai";
+    case ProviderType::kOpenAIResponses: return "openai-responses";
+    case ProviderType::kAnthropic: return "anthropic";
+    case ProviderType::kGemini: return "gemini";
+  }
+  return "?";
+}
+
+Result<ParsedUrl> ParseBaseUrl(const std::string& url) {
+  ParsedUrl u;
+  std::string rest;
+  if (url.rfind("https://", 0) == 0) {
+    u.tls = true;
+    rest = url.substr(8);
+  } else if (url.rfind("http://", 0) == 0) {
+    rest = url.substr(7);
+  } else {
+    return Status::Error("expected a URL starting with http:// or https://");
+  }
+  size_t slash = rest.find('/');
+  std::string hostport = rest.substr(0, slash);
+  u.path = slash == std::string::npos ? "" : rest.substr(slash);
+  while (!u.path.empty() && u.path.back() == '/') u.path.pop_back();
+  if (hostport.empty()) return Status::Error("expected a host in the URL");
+  std::string port;
+  if (hostport[0] == '[') {  // [v6]:port
+    size_t close = hostport.find(']');
+    if (close == std::string::npos) return Status::Error("unterminated [ in the URL host");
+    u.host = hostport.substr(1, close - 1);
+    if (close + 1 < hostport.size() && hostport[close + 1] == ':') port = hostport.substr(close + 2);
+  } else {
+    size_t colon = hostport.rfind(':');
+    u.host = hostport.substr(0, colon);
+    if (colon != std::string::npos) port = hostport.substr(colon + 1);
+  }
+  u.port = u.tls ? 443 : 80;
+  if (!port.empty()) {
+    char* end = nullptr;
+    long p = std::strtol(port.c_str(), &end, 10);
+    if (*end || p < 1 || p > 65535) return Status::Error("expected a port from 1 to 65535 in the URL");
+    u.port = static_cast<int>(p);
+  }
+  if (u.host.empty()) return Status::Error("expected a host in the URL");
+  return u;
+}
+
+static bool ParseProviderType(const std::string& s, ProviderType* out) {
+  if (s == "openai") *out = ProviderType::kOpenAI;
+  else if (s == "openai-responses") *out = ProviderType::kOpenAIResponses;
+  else if (s == "anthropic") *out = ProviderType::kAnthropic;
+  else if (s == "gemini") *out = ProviderType::kGemini;
+  else return false;
+  return true;
+}
+
+Result<HubConfig> LoadHubConfig(const std::string& path) {
+  HubConfig c;
+  ConfigErrors errors(path.empty() ? "hub.json" : path);
+  JsonPtr doc;
+  if (!path.empty()) {
+    auto loaded = LoadConfigFile(path);
+    if (!loaded.ok()) return loaded.status();
+    doc = std::move(loaded.value());
+  } else {
+    doc = JsonNewObj();
+  }
+  ConfigNode root(doc.get(), "", &errors);
+  root.CheckKeys({"listen", "tls", "edge_tokens", "plain_listen", "client_keys", "upstream_timeout_sec",
+                  "max_body_bytes", "providers", "model_map", "debug_allow", "debug_log"});
+  if (auto hp = ParseHostPort(root.String("listen", "0.0.0.0:8443")); hp.ok()) {
+    c.listen_host = hp->host;
+    c.listen_port = hp->port;
+  } else {
+    root.ErrorAt("listen", hp.status().message());
+  }
+  ConfigNode tls = root.Child("tls");
+  tls.CheckKeys({"cert", "key", "client_ca"});
+  c.tls_cert = tls.String("cert", "");
+  c.tls_key = tls.String("key", "");
+  c.client_ca = tls.String("client_ca", "");
+  c.edge_tokens = root.Strings("edge_tokens");
+  std::erase_if(c.edge_tokens, [](const std::string& t) { return t.empty(); });
+  std::string plain = root.String("plain_listen", "");
+  if (!plain.empty()) {
+    if (auto hp = ParseHostPort(plain); hp.ok()) {
+      c.plain_host = hp->host;
+      c.plain_port = hp->port;
+    } else {
+      root.ErrorAt("plain_listen", hp.status().message());
+    }
+  }
+  c.client_keys = root.Strings("client_keys");
+  c.upstream_timeout_sec = static_cast<int>(root.Int("upstream_timeout_sec", 300, 1, 86400));
+  c.max_body_bytes = static_cast<size_t>(root.Int("max_body_bytes", 32 << 20, 1024, 1LL << 32));
+
+  ConfigNode providers = root.Child("providers");
+  for (int i = 0, n = providers.Size(); i < n; ++i) {
+    ConfigNode p = providers.At(i);
+    p.CheckKeys({"id", "type", "base_url", "keys", "headers", "models", "model_globs"});
+    ProviderConfig pc;
+    pc.id = p.RequiredString("id");
+    std::string type = p.RequiredString("type");
+    if (!type.empty() && !ParseProviderType(type, &pc.type))
+      p.ErrorAt("type", "expected openai, openai-responses, anthropic or gemini, got \"" + type + "\"");
+    pc.base_url = p.RequiredString("base_url");
+    if (!pc.base_url.empty()) {
+      auto u = ParseBaseUrl(pc.base_url);
+      if (!u.ok()) p.ErrorAt("base_url", u.status().message());
+      else {
+        pc.tls = u->tls;
+        pc.host = u->host;
+        pc.port = u->port;
+        pc.path_prefix = u->path;
+      }
+    }
+    pc.keys = p.Strings("keys");
+    ConfigNode headers = p.Child("headers");
+    if (headers.IsObject()) {
+      const cJSON* h;
+      cJSON_ArrayForEach(h, headers.raw()) {
+        if (cJSON_IsString(h)) pc.headers.emplace_back(h->string, h->valuestring);
+        else headers.ErrorAt(h->string, "expected a string");
+      }
+    } else if (!headers.IsNull()) {
+      headers.Error("expected an object of header names to values");
+    }
+    ConfigNode models = p.Child("models");
+    for (int m = 0, mn = models.Size(); m < mn; ++m) {
+      ConfigNode me = models.At(m);
+      if (me.IsString()) {
+        pc.models.push_back({me.AsString(), ""});
+      } else {
+        me.CheckKeys({"name", "alias"});
+        pc.models.push_back({me.RequiredString("name"), me.String("alias", "")});
+      }
+    }
+    pc.model_globs = p.Strings("model_globs");
+    for (const ProviderConfig& other : c.providers)
+      if (other.id == pc.id && !pc.id.empty()) p.ErrorAt("id", "duplicate provider id \"" + pc.id + "\"");
+    c.providers.push_back(std::move(pc));
+  }
+  ConfigNode mm = root.Child("model_map");
+  if (mm.IsObject()) {
+    const cJSON* e;
+    cJSON_ArrayForEach(e, mm.raw()) {
+      if (cJSON_IsString(e)) c.model_map[e->string] = e->valuestring;
+      else mm.ErrorAt(e->string, "expected a model name");
+    }
+  } else if (!mm.IsNull()) {
+    mm.Error("expected an object mapping model names");
+  }
+  std::vector<std::string> allow = root.Has("debug_allow") ? root.Strings("debug_allow")
+                                                           : std::vector<std::string>{"127.0.0.0/8", "::1/128"};
+  for (const std::string& a : allow)
+    if (Status st = c.debug_allow.Add(a); !st.ok()) root.ErrorAt("debug_allow", st.message());
+  c.debug_log = root.Bool("debug_log", false);
+
+  if (const char* port = std::getenv("PORT")) {
+    int p = std::atoi(port);
+    if (p < 1 || p > 65535) errors.Add("env PORT", "expected a port from 1 to 65535");
+    else c.listen_port = p;
+  }
+  if (const char* token = std::getenv("TETHER_EDGE_TOKEN"); token && *token) c.edge_tokens.push_back(token);
+  if (const char* t = std::getenv("UPSTREAM_TIMEOUT_SEC")) {
+    int v = std::atoi(t);
+    if (v < 1) errors.Add("env UPSTREAM_TIMEOUT_SEC", "expected a positive number of seconds");
+    else c.upstream_timeout_sec = v;
+  }
+  if (const char* d = std::getenv("DEBUG_LOG")) c.debug_log = std::string(d) == "1" || std::string(d) == "true";
+
+  if (c.tls_cert.empty() || c.tls_key.empty()) errors.Add("tls", "cert and key are required for the edge listener");
+  if (c.client_ca.empty() && c.edge_tokens.empty())
+    errors.Add("tls", "admit edges by client certificate (tls.client_ca) or edge_tokens; set at least one");
+  if (!errors.ok()) return errors.ToStatus();
+  return c;
+}
+
+}  // namespace tether
