@@ -83,6 +83,9 @@ class TlsSession {
   std::string PeerCertSha256() const;
   // Common name of the peer's certificate subject, empty when none.
   std::string PeerCommonName() const;
+  // True when the peer presented a certificate and it verified (server side
+  // with client_ca; meaningful with client_cert_optional).
+  bool peer_verified() const;
 
   struct Impl;
 

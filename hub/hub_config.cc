@@ -86,7 +86,7 @@ Result<HubConfig> LoadHubConfig(const std::string& path) {
   }
   ConfigNode root(doc.get(), "", &errors);
   root.CheckKeys({"listen", "tls", "edge_tokens", "plain_listen", "client_keys", "upstream_timeout_sec",
-                  "max_body_bytes", "providers", "model_map", "debug_allow", "debug_log"});
+                  "max_body_bytes", "providers", "model_map", "tenants", "debug_allow", "debug_log"});
   if (auto hp = ParseHostPort(root.String("listen", "0.0.0.0:8443")); hp.ok()) {
     c.listen_host = hp->host;
     c.listen_port = hp->port;
@@ -169,6 +169,7 @@ Result<HubConfig> LoadHubConfig(const std::string& path) {
   } else if (!mm.IsNull()) {
     mm.Error("expected an object mapping model names");
   }
+  c.tenants = root.Strings("tenants");
   std::vector<std::string> allow = root.Has("debug_allow") ? root.Strings("debug_allow")
                                                            : std::vector<std::string>{"127.0.0.0/8", "::1/128"};
   for (const std::string& a : allow)

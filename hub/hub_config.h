@@ -50,6 +50,7 @@ struct HubConfig {
   size_t max_body_bytes = 32 * 1024 * 1024;
   std::vector<ProviderConfig> providers;
   std::map<std::string, std::string> model_map;  // from → to ("provider/model" allowed)
+  std::vector<std::string> tenants;  // known UIDs; empty accepts any well-formed UID
   NetworkList debug_allow;
   bool debug_log = false;
 };
