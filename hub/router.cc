@@ -76,7 +76,7 @@ Route ParseRoute(std::string_view method, std::string_view target) {
     r.format = ApiFormat::kAnthropic;
     r.endpoint = post ? Endpoint::kCountTokens : Endpoint::kUnknown;
   } else if (path.substr(0, 8) == "/v1beta/" || path.substr(0, 4) == "/v1/") {
-    std::string_view rest = path.substr(path[2] == 'b' ? 8 : 4);
+    std::string_view rest = path.substr(path.substr(0, 8) == "/v1beta/" ? 8 : 4);
     if (rest == "models" && get) {
       r.format = ApiFormat::kGemini;
       r.endpoint = Endpoint::kGeminiModels;

@@ -1,0 +1,126 @@
+#include "hub/router.h"
+
+#include <gtest/gtest.h>
+
+#include "hub/model_resolver.h"
+
+namespace tether {
+namespace {
+
+TEST(Router, PlainOpenAIPath) {
+  Route r = ParseRoute("POST", "/v1/chat/completions");
+  EXPECT_EQ(r.endpoint, Endpoint::kChatCompletions);
+  EXPECT_EQ(r.format, ApiFormat::kOpenAIChat);
+  EXPECT_EQ(r.uid, "");
+  EXPECT_EQ(r.path, "/v1/chat/completions");
+}
+
+TEST(Router, UidPrefixIsStripped) {
+  Route r = ParseRoute("POST", "/u1/v1/chat/completions?x=1");
+  EXPECT_EQ(r.uid, "u1");
+  EXPECT_EQ(r.path, "/v1/chat/completions");
+  EXPECT_EQ(r.query, "x=1");
+  EXPECT_EQ(r.endpoint, Endpoint::kChatCompletions);
+}
+
+TEST(Router, ApiRootsAreNeverUids) {
+  for (const char* p : {"/v1/models", "/api/v1/messages", "/claude/v1/messages", "/openai/v1/chat/completions",
+                        "/gemini/v1beta/models", "/healthz", "/metrics", "/debug/info", "/_tether/ping"}) {
+    Route r = ParseRoute("GET", p);
+    EXPECT_EQ(r.uid, "") << p;
+  }
+}
+
+TEST(Router, AliasPrefixesMapToSameHandlers) {
+  EXPECT_EQ(ParseRoute("POST", "/claude/v1/messages").endpoint, Endpoint::kMessages);
+  EXPECT_EQ(ParseRoute("POST", "/api/v1/messages?beta=true").endpoint, Endpoint::kMessages);
+  EXPECT_EQ(ParseRoute("POST", "/openai/v1/chat/completions").endpoint, Endpoint::kChatCompletions);
+  EXPECT_EQ(ParseRoute("POST", "/u7/claude/v1/messages").uid, "u7");
+  Route g = ParseRoute("POST", "/gemini/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse");
+  EXPECT_EQ(g.endpoint, Endpoint::kGeminiStream);
+  EXPECT_EQ(g.path_model, "gemini-2.5-flash");
+  EXPECT_EQ(g.query, "alt=sse");
+}
+
+TEST(Router, GeminiVerbs) {
+  EXPECT_EQ(ParseRoute("POST", "/v1beta/models/m:generateContent").endpoint, Endpoint::kGeminiGenerate);
+  EXPECT_EQ(ParseRoute("POST", "/v1beta/models/m:countTokens").endpoint, Endpoint::kGeminiCountTokens);
+  EXPECT_EQ(ParseRoute("POST", "/v1beta/models/m:embedContent").endpoint, Endpoint::kGeminiEmbed);
+  EXPECT_EQ(ParseRoute("GET", "/v1beta/models").endpoint, Endpoint::kGeminiModels);
+  EXPECT_EQ(ParseRoute("POST", "/v1beta/models/m:bogus").endpoint, Endpoint::kUnknown);
+}
+
+TEST(Router, ResponsesAndCompact) {
+  EXPECT_EQ(ParseRoute("POST", "/v1/responses").endpoint, Endpoint::kResponses);
+  EXPECT_EQ(ParseRoute("POST", "/v1/responses/compact").endpoint, Endpoint::kResponsesCompact);
+  // A WebSocket attempt is a GET: not a handler.
+  EXPECT_EQ(ParseRoute("GET", "/v1/responses").endpoint, Endpoint::kUnknown);
+}
+
+TEST(Router, BadFirstSegmentIsFlagged) {
+  EXPECT_TRUE(ParseRoute("POST", "/..%2f/v1/chat/completions").bad_uid);
+  EXPECT_TRUE(ParseRoute("POST", "/a.b/v1/chat/completions").bad_uid);
+  std::string long_uid(65, 'a');
+  EXPECT_TRUE(ParseRoute("POST", "/" + long_uid + "/v1/chat/completions").bad_uid);
+  EXPECT_FALSE(ParseRoute("POST", "/" + std::string(64, 'a') + "/v1/chat/completions").bad_uid);
+}
+
+TEST(Router, UidValidity) {
+  EXPECT_TRUE(IsValidUid("team_a-1"));
+  EXPECT_FALSE(IsValidUid(""));
+  EXPECT_FALSE(IsValidUid("a/b"));
+  EXPECT_FALSE(IsValidUid(".."));
+}
+
+TEST(Router, QueryParam) {
+  EXPECT_EQ(QueryParam("alt=sse&key=abc", "key"), "abc");
+  EXPECT_EQ(QueryParam("alt=sse&key=abc", "alt"), "sse");
+  EXPECT_EQ(QueryParam("alt=sse", "key"), "");
+  EXPECT_EQ(QueryParam("", "key"), "");
+}
+
+HubConfig TwoProviders() {
+  HubConfig c;
+  ProviderConfig a;
+  a.id = "oa";
+  a.models = {{"gpt-4o-mini", ""}, {"gpt-4o", "smart"}};
+  ProviderConfig b;
+  b.id = "an";
+  b.type = ProviderType::kAnthropic;
+  b.models = {{"claude-sonnet-4-5", ""}};
+  b.model_globs = {"claude-*"};
+  c.providers = {a, b};
+  c.model_map["claude-opus-4-5-20251101"] = "oa/gpt-4o";
+  return c;
+}
+
+TEST(ModelResolver, OrderOfResolution) {
+  HubConfig c = TwoProviders();
+  ResolvedModel r = ResolveModel(c, "an/custom-name");
+  EXPECT_EQ(r.provider, 1);
+  EXPECT_EQ(r.upstream_model, "custom-name");
+  r = ResolveModel(c, "claude-opus-4-5-20251101");  // model_map beats the glob
+  EXPECT_EQ(r.provider, 0);
+  EXPECT_EQ(r.upstream_model, "gpt-4o");
+  r = ResolveModel(c, "smart");  // alias
+  EXPECT_EQ(r.provider, 0);
+  EXPECT_EQ(r.upstream_model, "gpt-4o");
+  r = ResolveModel(c, "claude-sonnet-4-5");
+  EXPECT_EQ(r.provider, 1);
+  r = ResolveModel(c, "claude-3-haiku");  // glob
+  EXPECT_EQ(r.provider, 1);
+  EXPECT_EQ(r.upstream_model, "claude-3-haiku");
+  EXPECT_EQ(ResolveModel(c, "llama-3").provider, -1);
+  EXPECT_EQ(ResolveModel(c, "nope/llama-3").provider, -1);
+}
+
+TEST(ModelResolver, Glob) {
+  EXPECT_TRUE(GlobMatch("claude-*", "claude-3"));
+  EXPECT_TRUE(GlobMatch("*", ""));
+  EXPECT_TRUE(GlobMatch("g?t-*o", "gpt-4o"));
+  EXPECT_FALSE(GlobMatch("claude-*", "gpt-4o"));
+  EXPECT_FALSE(GlobMatch("a*b", "acbd"));
+}
+
+}  // namespace
+}  // namespace tether
