@@ -6,11 +6,19 @@
 #include <cjson/cJSON.h>
 
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include "hub/formats/translate.h"
 
 namespace tether {
+
+// OpenAI Chat on either side is near-identity: legacy `functions` become
+// tools on the way in; pivot-only extensions are stripped on the way out.
+Result<JsonPtr> ChatRequestFromClient(const cJSON* request);
+Result<JsonPtr> ChatRequestForProvider(const cJSON* chat);
+Result<JsonPtr> ChatResponseFromProvider(const cJSON* response);
+Result<JsonPtr> ChatResponseForClient(const cJSON* chat, std::string_view model);
 
 // Requests: provider/client body <-> pivot (OpenAI chat) body.
 Result<JsonPtr> AnthropicRequestToChat(const cJSON* request);
@@ -39,5 +47,11 @@ std::unique_ptr<StreamEncoder> NewChatStreamEncoder(const StreamOptions& options
 std::unique_ptr<StreamEncoder> NewAnthropicStreamEncoder(const StreamOptions& options);
 std::unique_ptr<StreamEncoder> NewGeminiStreamEncoder(const StreamOptions& options);
 std::unique_ptr<StreamEncoder> NewResponsesStreamEncoder(const StreamOptions& options);
+
+// Helpers shared by the format files (defined in translate.cc).
+// `prefix` followed by 24 random alphanumerics, e.g. RandomId("msg_").
+std::string RandomId(std::string_view prefix);
+// Seconds since the epoch, for "created" fields.
+long long UnixNow();
 
 }  // namespace tether
