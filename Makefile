@@ -92,3 +92,25 @@ clean:
 	rm -rf build build-san
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+PREFIX  ?= /usr/local
+ETCDIR  ?= /etc/tether
+UNITDIR ?= /etc/systemd/system
+# Installs binaries, example configs (never overwriting existing ones) and units.
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(ETCDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)/var/lib/tether
+	install -m 0755 $(BUILD)/edge $(DESTDIR)$(PREFIX)/bin/tether-edge
+	install -m 0755 $(BUILD)/hub $(DESTDIR)$(PREFIX)/bin/tether-hub
+	for f in edge.json hub.json; do \
+	  [ -e $(DESTDIR)$(ETCDIR)/$$f ] || install -m 0640 etc/$$f $(DESTDIR)$(ETCDIR)/$$f; \
+	  install -m 0644 etc/$$f $(DESTDIR)$(ETCDIR)/$$f.example; \
+	done
+	sed 's|/usr/local/bin|$(PREFIX)/bin|' systemd/tether-edge.service > $(DESTDIR)$(UNITDIR)/tether-edge.service
+	sed 's|/usr/local/bin|$(PREFIX)/bin|' systemd/tether-hub.service > $(DESTDIR)$(UNITDIR)/tether-hub.service
+	@echo "installed; create the user with: useradd --system --home /var/lib/tether tether"
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/tether-edge $(DESTDIR)$(PREFIX)/bin/tether-hub
+	rm -f $(DESTDIR)$(UNITDIR)/tether-edge.service $(DESTDIR)$(UNITDIR)/tether-hub.service
+	rm -f $(DESTDIR)$(ETCDIR)/edge.json.example $(DESTDIR)$(ETCDIR)/hub.json.example
+	@echo "left $(ETCDIR) configs and /var/lib/tether in place"
