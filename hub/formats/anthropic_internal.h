@@ -1,0 +1,28 @@
+// Mappings shared by the Anthropic request/response translator
+// (anthropic.cc) and its stream translators (anthropic_stream.cc).
+#pragma once
+#include <string>
+#include <string_view>
+
+#include "common/json.h"
+
+namespace tether {
+
+// Anthropic stop_reason -> pivot finish_reason: end_turn/stop_sequence/
+// pause_turn -> stop, max_tokens -> length, tool_use -> tool_calls,
+// refusal -> content_filter. Null gives "stop".
+const char* ChatFinishReason(const char* stop_reason);
+// Pivot finish_reason -> Anthropic stop_reason; a missing reason with tool
+// calls present is tool_use, otherwise end_turn.
+const char* AnthropicStopReason(const char* finish_reason, bool has_tool_use);
+// tool_use ids must match ^[a-zA-Z0-9_-]+$ and other providers' ids may
+// not: other characters become '_'. Applied to tool_use and tool_result
+// alike, so pairs still match. Empty gives a fresh "toolu_..." id.
+std::string AnthropicToolId(std::string_view id);
+// A "msg_..." id for a pivot id (kept when it already is one).
+std::string AnthropicMessageId(std::string_view id);
+// Usage blocks; see the pivot conventions in translate.h. `usage` may be null.
+JsonPtr AnthropicUsageToChat(const cJSON* usage);
+JsonPtr ChatUsageToAnthropic(const cJSON* usage);
+
+}  // namespace tether
