@@ -148,6 +148,9 @@ int HttpParser::OnStatus(const char* at, size_t len) {
 
 int HttpParser::OnHeaderField(const char* at, size_t len) {
   if (CountHeaderBytes(len)) return HPE_USER;
+  // Trailer fields (after a chunked body) count towards the limit but are
+  // dropped: the head was already handed over and must not change under it.
+  if (parser_->flags & F_TRAILING) return 0;
   if (in_value_) {
     Headers& h = kind_ == Kind::kRequest ? request_.headers : response_.headers;
     if (h.size() >= limits_.max_headers) {
@@ -166,6 +169,7 @@ int HttpParser::OnHeaderField(const char* at, size_t len) {
 
 int HttpParser::OnHeaderValue(const char* at, size_t len) {
   if (CountHeaderBytes(len)) return HPE_USER;
+  if (parser_->flags & F_TRAILING) return 0;
   in_value_ = true;
   value_.append(at, len);
   return 0;
