@@ -253,7 +253,10 @@ size_t HttpParser::Feed(const char* data, size_t len) {
 }
 
 bool HttpParser::FeedEof() {
-  if (paused_) return true;
+  if (error_ != Error::kNone) return false;
+  // Between messages EOF is a clean close. llhttp alone would call it unsafe
+  // after Resume(), since it only marks the message finished on the next execute.
+  if (paused_ || !in_message_) return true;
   llhttp_errno_t err = llhttp_finish(parser_);
   return err == HPE_OK || err == HPE_PAUSED;
 }
