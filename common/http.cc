@@ -60,6 +60,17 @@ std::string_view RequestHead::Query() const {
   return q == std::string_view::npos ? std::string_view() : t.substr(q + 1);
 }
 
+// RFC 9110 section 5.6.2: token = 1*tchar.
+static bool IsToken(std::string_view s) {
+  if (s.empty()) return false;
+  for (unsigned char c : s) {
+    bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    if (!alnum && std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) == std::string_view::npos)
+      return false;
+  }
+  return true;
+}
+
 // Static trampolines from llhttp's C callbacks to parser members.
 struct HttpParserTrampolines {
   static HttpParser* Self(llhttp_t* p) { return static_cast<HttpParser*>(p->data); }
@@ -170,6 +181,14 @@ int HttpParser::OnHeaderField(const char* at, size_t len) {
 int HttpParser::OnHeaderValue(const char* at, size_t len) {
   if (CountHeaderBytes(len)) return HPE_USER;
   if (parser_->flags & F_TRAILING) return 0;
+  // llhttp's lenient token table lets SP through in names ("X-Key : v");
+  // RFC 9112 section 5.1 says a server MUST reject that, and a relay that
+  // forwarded it could be read differently by the next hop.
+  if (!in_value_ && kind_ == Kind::kRequest && !IsToken(field_)) {
+    error_ = Error::kBadRequest;
+    error_reason_ = "invalid character in header field name";
+    return HPE_USER;
+  }
   in_value_ = true;
   value_.append(at, len);
   return 0;
