@@ -62,12 +62,15 @@ std::string FormatSse(std::string_view event, std::string_view data) {
   if (!event.empty()) {
     out.append("event: ").append(event).append("\n");
   }
+  // CR and CRLF end a line in SSE as well as LF, so they split data lines
+  // too; otherwise a CR in the data could start an "event:" or "id:" field.
   size_t start = 0;
   while (true) {
-    size_t nl = data.find('\n', start);
+    size_t nl = data.find_first_of("\r\n", start);
     out.append("data: ").append(data.substr(start, nl - start)).append("\n");
     if (nl == std::string_view::npos) break;
     start = nl + 1;
+    if (data[nl] == '\r' && start < data.size() && data[start] == '\n') ++start;
   }
   out.append("\n");
   return out;
