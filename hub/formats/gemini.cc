@@ -953,10 +953,8 @@ class GeminiStreamEncoder : public StreamEncoder {
       if (const char* a = JsonStr(f, "arguments")) call->args += a;
     }
     const char* finish = JsonStr(choice, "finish_reason");
-    if (finish) {
-      finish_reason_ = finish;
-      FlushCalls(parts.get());
-    }
+    // Calls still buffered go out with the finishing chunk.
+    if (finish) finish_reason_ = finish;
     if (cJSON_GetArraySize(parts.get()) > 0) {
       AttachSignature(parts.get());
       out += Emit(parts.get(), false);
