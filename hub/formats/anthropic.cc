@@ -129,6 +129,7 @@ void AddToolMessage(cJSON* messages, const cJSON* block) {
     JsonAddStr(m, "content", cJSON_IsString(content) ? content->valuestring : "");
   }
   if (JsonBool(block, "is_error", false)) JsonAddBool(m, "is_error", true);
+  CopyIf(m, "cache_control", block, "cache_control");
 }
 
 void AddUserMessage(cJSON* messages, const cJSON* content) {
@@ -411,6 +412,7 @@ JsonPtr ToolResultBlock(const cJSON* m) {
     JsonAddStr(b.get(), "content", cJSON_IsString(content) ? content->valuestring : "");
   }
   if (JsonBool(m, "is_error", false)) JsonAddBool(b.get(), "is_error", true);
+  CopyIf(b.get(), "cache_control", m, "cache_control");
   return b;
 }
 

@@ -14,9 +14,13 @@ namespace {
 
 void DeleteKey(cJSON* obj, const char* key) { cJSON_DeleteItemFromObjectCaseSensitive(obj, key); }
 
+// Replaces in place, so the key keeps its position in the output.
 void ReplaceStr(cJSON* obj, const char* key, std::string_view value) {
-  DeleteKey(obj, key);
-  JsonAddStr(obj, key, value);
+  if (JsonGet(obj, key)) {
+    cJSON_ReplaceItemInObjectCaseSensitive(obj, key, cJSON_CreateString(std::string(value).c_str()));
+  } else {
+    JsonAddStr(obj, key, value);
+  }
 }
 
 // Copies `reasoning` into `reasoning_content` when only the former is given.
