@@ -1,5 +1,6 @@
 #include "common/config.h"
 
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -102,12 +103,16 @@ std::string ConfigNode::RequiredString(const char* key) const {
 long long ConfigNode::Int(const char* key, long long fallback, long long min, long long max) const {
   const cJSON* v = JsonGet(node_, key);
   if (!v || cJSON_IsNull(v)) return fallback;
-  if (!cJSON_IsNumber(v) || v->valuedouble != static_cast<double>(static_cast<long long>(v->valuedouble))) {
+  if (!cJSON_IsNumber(v) || v->valuedouble != std::trunc(v->valuedouble)) {
     ErrorAt(key, "expected a whole number");
     return fallback;
   }
-  long long n = static_cast<long long>(v->valuedouble);
-  if (n < min || n > max) {
+  // Converting a double outside long long's range is undefined, so check
+  // that first (JSON allows 1e300; cJSON turns 1e999 into infinity).
+  double d = v->valuedouble;
+  bool representable = d >= -9223372036854775808.0 && d < 9223372036854775808.0;
+  long long n = representable ? static_cast<long long>(d) : 0;
+  if (!representable || n < min || n > max) {
     ErrorAt(key, "expected a number from " + std::to_string(min) + " to " + std::to_string(max));
     return fallback;
   }
