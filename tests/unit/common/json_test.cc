@@ -1,0 +1,233 @@
+// ParseJson limits and errors, JsonQuote, accessors and builders.
+#include "common/json.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace tether {
+namespace {
+
+std::string Nested(int depth, char open = '[', char close = ']') {
+  return std::string(depth, open) + std::string(depth, close);
+}
+
+std::string NestedObjects(int depth) {
+  std::string s;
+  for (int i = 0; i < depth - 1; ++i) s += "{\"a\":";
+  s += "{}";
+  s += std::string(depth - 1, '}');
+  return s;
+}
+
+int Depth(const cJSON* j) {
+  int best = 0;
+  const cJSON* c;
+  cJSON_ArrayForEach(c, j) best = std::max(best, Depth(c));
+  return (cJSON_IsArray(j) || cJSON_IsObject(j)) ? best + 1 : 0;
+}
+
+// -------------------------------------------------------------- depth limit
+
+TEST(ParseJsonTest, DepthLimitIsExactly128) {
+  ASSERT_EQ(kMaxJsonDepth, 128);
+  auto ok = ParseJson(Nested(128));
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  EXPECT_EQ(Depth(ok->get()), 128);
+  auto ok_obj = ParseJson(NestedObjects(128));
+  ASSERT_TRUE(ok_obj.ok()) << ok_obj.status().message();
+  EXPECT_EQ(Depth(ok_obj->get()), 128);
+
+  auto deep = ParseJson(Nested(129));
+  ASSERT_FALSE(deep.ok());
+  EXPECT_NE(deep.status().message().find("128"), std::string::npos) << deep.status().message();
+  EXPECT_NE(deep.status().message().find("byte 128"), std::string::npos)
+      << "names where the limit was crossed: " << deep.status().message();
+  EXPECT_FALSE(ParseJson(NestedObjects(129)).ok());
+}
+
+TEST(ParseJsonTest, WellFormedDeepDocumentsAreRefused) {
+  // cJSON alone accepts up to 1000 levels; the relay's limit is lower.
+  for (int depth : {129, 500, 999}) {
+    auto r = ParseJson(Nested(depth));
+    EXPECT_FALSE(r.ok()) << depth;
+  }
+  EXPECT_FALSE(ParseJson(std::string(1 << 20, '[')).ok());
+}
+
+TEST(ParseJsonTest, BracketsInsideStringsDoNotCount) {
+  std::string brackets(300, '[');
+  auto r = ParseJson("[\"" + brackets + "\", {\"k\": \"" + std::string(300, '{') + "\"}]");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(Depth(r->get()), 2);
+  // An escaped quote does not end the string...
+  auto esc = ParseJson("[\"\\\"" + brackets + "\"]");
+  ASSERT_TRUE(esc.ok()) << esc.status().message();
+  // ...and an escaped backslash before the closing quote does.
+  auto bs = ParseJson("[\"\\\\\", " + Nested(128) + "]");
+  EXPECT_FALSE(bs.ok()) << "129 levels after a string ending in an escaped backslash";
+  auto bs_ok = ParseJson("[\"\\\\\", " + Nested(127) + "]");
+  EXPECT_TRUE(bs_ok.ok()) << bs_ok.status().message();
+}
+
+TEST(ParseJsonTest, SiblingsDoNotAddDepth) {
+  std::string s = "[";
+  for (int i = 0; i < 1000; ++i) s += (i ? ",[[]]" : "[[]]");
+  s += "]";
+  auto r = ParseJson(s);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(cJSON_GetArraySize(r->get()), 1000);
+}
+
+// ------------------------------------------------------------------ errors
+
+TEST(ParseJsonTest, TrailingGarbageIsAnError) {
+  for (const char* text : {"{} x", "{}{}", "[1]]", "1 2", "{\"a\":1}\n,"}) {
+    auto r = ParseJson(text);
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_NE(r.status().message().find("trailing"), std::string::npos) << r.status().message();
+  }
+  auto with_ws = ParseJson(" {\"a\": 1} \r\n\t ");
+  ASSERT_TRUE(with_ws.ok()) << with_ws.status().message();
+  EXPECT_EQ(JsonNum(with_ws->get(), "a", 0), 1);
+}
+
+TEST(ParseJsonTest, TrailingGarbageOffsetIsItsPosition) {
+  auto r = ParseJson("{\"a\":1}  x");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("byte 9"), std::string::npos) << r.status().message();
+}
+
+TEST(ParseJsonTest, EmptyInputIsAnError) {
+  auto r = ParseJson("");
+  ASSERT_FALSE(r.ok());
+  EXPECT_FALSE(r.status().message().empty());
+  EXPECT_FALSE(ParseJson(std::string_view()).ok());
+  EXPECT_FALSE(ParseJson("   \n").ok());
+}
+
+TEST(ParseJsonTest, InvalidJsonNamesAByteOffset) {
+  auto r = ParseJson("{\"a\" 1}");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("byte 5"), std::string::npos) << r.status().message();
+  for (const char* text : {"{", "[1,", "{\"a\":}", "tru", "\"unterminated", "{'a':1}", "[01x]"}) {
+    EXPECT_FALSE(ParseJson(text).ok()) << text;
+  }
+}
+
+TEST(ParseJsonTest, ParsesOnlyTheGivenBytes) {
+  std::string buf = "[1][2]";
+  auto r = ParseJson(std::string_view(buf.data(), 3));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(cJSON_GetArraySize(r->get()), 1);
+  EXPECT_FALSE(ParseJson(std::string_view("[12345]", 3)).ok()) << "\"[12\" is cut short";
+}
+
+TEST(ParseJsonTest, InvalidUtf8InStringsDoesNotCrash) {
+  for (std::string text : {std::string("\"\xff\xfe\""), std::string("[\"\xc3\"]"),
+                           std::string("{\"\xed\xa0\x80\":\"\xf8\x88\x80\x80\x80\"}"),
+                           std::string("\"\\ud800\""), std::string("\"\\udc00\\ud800\""),
+                           std::string("\"\\u00\""), std::string("\"a\0b\"", 5)}) {
+    auto r = ParseJson(text);
+    if (r.ok()) {
+      std::string printed = PrintJson(r->get());
+      EXPECT_FALSE(printed.empty());
+    } else {
+      EXPECT_FALSE(r.status().message().empty());
+    }
+  }
+}
+
+TEST(ParseJsonTest, KeepsUnknownFieldsAndValues) {
+  auto r = ParseJson(R"({"model":"m","cache_control":{"type":"ephemeral"},"n":1.5,"b":false,"z":null})");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(PrintJson(r->get()),
+            R"({"model":"m","cache_control":{"type":"ephemeral"},"n":1.5,"b":false,"z":null})");
+}
+
+// ---------------------------------------------------------------- quoting
+
+TEST(JsonQuoteTest, EscapesPerRfc8259) {
+  EXPECT_EQ(JsonQuote(""), "\"\"");
+  EXPECT_EQ(JsonQuote("plain"), "\"plain\"");
+  EXPECT_EQ(JsonQuote("a\"b\\c/d"), "\"a\\\"b\\\\c/d\"");
+  EXPECT_EQ(JsonQuote("\n\r\t\b\f"), "\"\\n\\r\\t\\b\\f\"");
+  EXPECT_EQ(JsonQuote(std::string_view("\0\x01\x1f", 3)), "\"\\u0000\\u0001\\u001f\"");
+  EXPECT_EQ(JsonQuote("\x7f \xc3\xa9 \xe2\x9c\x93"), "\"\x7f \xc3\xa9 \xe2\x9c\x93\"");
+}
+
+TEST(JsonQuoteTest, EveryByteRoundTripsThroughTheParser) {
+  std::string all;
+  for (int c = 1; c < 128; ++c) all.push_back(static_cast<char>(c));
+  std::string quoted = JsonQuote(all);
+  for (char c : quoted) EXPECT_GE(static_cast<unsigned char>(c), 0x20) << "raw control byte";
+  auto r = ParseJson(quoted);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_TRUE(cJSON_IsString(r->get()));
+  EXPECT_EQ(std::string(r->get()->valuestring), all);
+}
+
+// -------------------------------------------------------------- accessors
+
+TEST(JsonAccessorsTest, TypedLookups) {
+  auto r = ParseJson(
+      R"({"s":"str","n":42.5,"t":true,"f":false,"a":[1,2],"o":{"k":"v"},"z":null,"Case":1})");
+  ASSERT_TRUE(r.ok());
+  const cJSON* j = r->get();
+  EXPECT_STREQ(JsonStr(j, "s"), "str");
+  EXPECT_EQ(JsonStr(j, "n"), nullptr);
+  EXPECT_EQ(JsonStr(j, "missing"), nullptr);
+  EXPECT_EQ(JsonStrOr(j, "s", "fb"), "str");
+  EXPECT_EQ(JsonStrOr(j, "n", "fb"), "fb");
+  EXPECT_EQ(JsonNum(j, "n", -1), 42.5);
+  EXPECT_EQ(JsonNum(j, "s", -1), -1);
+  EXPECT_TRUE(JsonBool(j, "t", false));
+  EXPECT_FALSE(JsonBool(j, "f", true));
+  EXPECT_TRUE(JsonBool(j, "s", true));
+  EXPECT_FALSE(JsonBool(j, "z", false));
+  ASSERT_NE(JsonArr(j, "a"), nullptr);
+  EXPECT_EQ(cJSON_GetArraySize(JsonArr(j, "a")), 2);
+  EXPECT_EQ(JsonArr(j, "o"), nullptr);
+  ASSERT_NE(JsonObj(j, "o"), nullptr);
+  EXPECT_STREQ(JsonStr(JsonObj(j, "o"), "k"), "v");
+  EXPECT_EQ(JsonObj(j, "a"), nullptr);
+  EXPECT_NE(JsonGet(j, "z"), nullptr);
+  EXPECT_EQ(JsonGet(j, "case"), nullptr) << "keys are case-sensitive";
+  EXPECT_NE(JsonGet(j, "Case"), nullptr);
+  // Lookups on non-objects and null are safe.
+  EXPECT_EQ(JsonGet(JsonArr(j, "a"), "0"), nullptr);
+  EXPECT_EQ(JsonGet(nullptr, "s"), nullptr);
+  EXPECT_EQ(JsonStr(nullptr, "s"), nullptr);
+  EXPECT_EQ(JsonNum(nullptr, "n", 7), 7);
+}
+
+TEST(JsonBuildersTest, BuildAndPrint) {
+  JsonPtr root = JsonNewObj();
+  std::string backing = "model-name-and-more";
+  JsonAddStr(root.get(), "model", std::string_view(backing).substr(0, 10));
+  JsonAddNum(root.get(), "max_tokens", 1024);
+  JsonAddBool(root.get(), "stream", true);
+  cJSON* msgs = JsonAddArr(root.get(), "messages");
+  cJSON* m = JsonAddObj(msgs, nullptr);
+  JsonAddStr(m, "role", "user");
+  JsonAddStr(m, "content", "hi \"there\"\n");
+  JsonAddObj(root.get(), "meta");
+  EXPECT_EQ(PrintJson(root.get()),
+            R"({"model":"model-name","max_tokens":1024,"stream":true,"messages":[{"role":"user","content":"hi \"there\"\n"}],"meta":{}})");
+  EXPECT_EQ(PrintJson(nullptr), "null");
+}
+
+TEST(JsonBuildersTest, AddCopyIsDeepAndIndependent) {
+  auto src = ParseJson(R"({"a":{"b":[1,2,3]}})");
+  ASSERT_TRUE(src.ok());
+  JsonPtr dst = JsonNewObj();
+  JsonAddCopy(dst.get(), "copy", JsonObj(src->get(), "a"));
+  JsonPtr arr = JsonNewArr();
+  JsonAddCopy(arr.get(), nullptr, src->get());
+  src = ParseJson("{}");  // frees the original document
+  EXPECT_EQ(PrintJson(dst.get()), R"({"copy":{"b":[1,2,3]}})");
+  EXPECT_EQ(PrintJson(arr.get()), R"([{"a":{"b":[1,2,3]}}])");
+}
+
+}  // namespace
+}  // namespace tether
