@@ -107,11 +107,6 @@ std::string AmzDate(time_t now) {
   return buf;
 }
 
-std::string Sha256Hex(std::string_view data) {
-  unsigned char out[32];
-  mbedtls_sha256_ret(reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, 0);
-  return Hex(out, sizeof(out));
-}
 
 std::string UriEncode(std::string_view s, bool keep_slash) {
   std::string out;

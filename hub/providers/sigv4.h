@@ -4,6 +4,8 @@
 #pragma once
 #include <ctime>
 #include <string>
+
+#include "common/tls.h"  // Sha256Hex
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -55,8 +57,6 @@ SigV4Signed SignV4(const SigV4Credentials& credentials, const SigV4Request& requ
 // ---- Pieces, exposed for callers building URLs and for tests ---------------
 // "20150830T123600Z"
 std::string AmzDate(time_t now);
-// Lowercase hex SHA-256.
-std::string Sha256Hex(std::string_view data);
 // RFC 3986 percent-encoding of everything but unreserved characters
 // (A-Z a-z 0-9 - . _ ~), uppercase hex; '/' kept when keep_slash.
 std::string UriEncode(std::string_view s, bool keep_slash);
