@@ -1,0 +1,305 @@
+#include "hub/usage.h"
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "common/json.h"
+#include "hub/model_resolver.h"
+
+namespace tether {
+namespace {
+
+// Above this many queued rows the writer is woken at once rather than at the
+// next tick: big transactions are cheap, an unbounded queue is not.
+constexpr size_t kWakeBatch = 4096;
+// A stalled disk must not grow the hub without bound: ~100 MB of rows.
+constexpr size_t kMaxQueue = 300000;
+
+const char* kSchema =
+    "CREATE TABLE IF NOT EXISTS usage ("
+    " id INTEGER PRIMARY KEY, ts REAL NOT NULL, request_id TEXT, key_name TEXT, tenant TEXT,"
+    " client_family TEXT, model_requested TEXT, model_used TEXT, provider TEXT, account TEXT,"
+    " status INTEGER, input_tokens INTEGER, output_tokens INTEGER, cache_read_tokens INTEGER,"
+    " cache_write_tokens INTEGER, reasoning_tokens INTEGER, estimated INTEGER, ttfb_ms INTEGER,"
+    " duration_ms INTEGER, cost_usd REAL);"
+    "CREATE INDEX IF NOT EXISTS usage_ts ON usage(ts);";
+
+const char* kInsert =
+    "INSERT INTO usage(ts, request_id, key_name, tenant, client_family, model_requested, model_used,"
+    " provider, account, status, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,"
+    " reasoning_tokens, estimated, ttfb_ms, duration_ms, cost_usd)"
+    " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+
+Status DbError(sqlite3* db, const std::string& path, const std::string& what) {
+  return Status::Error(path + ": " + what + ": " + (db ? sqlite3_errmsg(db) : "out of memory"));
+}
+
+Status Exec(sqlite3* db, const std::string& path, const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : sqlite3_errmsg(db);
+    sqlite3_free(err);
+    return Status::Error(path + ": " + msg);
+  }
+  return Status::Ok();
+}
+
+Result<sqlite3*> OpenDb(const std::string& path, int flags) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+    Status st = DbError(db, path, "open");
+    sqlite3_close(db);
+    return st;
+  }
+  sqlite3_busy_timeout(db, 5000);
+  return db;
+}
+
+void BindText(sqlite3_stmt* s, int i, const std::string& v) {
+  sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<UsageLedger>> UsageLedger::Open(const std::string& path, int flush_interval_ms) {
+  std::unique_ptr<UsageLedger> l(new UsageLedger());
+  l->path_ = path;
+  l->flush_interval_ms_ = flush_interval_ms > 0 ? flush_interval_ms : 1000;
+  auto db = OpenDb(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  if (!db.ok()) return db.status();
+  l->db_ = *db;
+  // WAL: readers (Query, an operator's sqlite3 shell) never block the writer.
+  // synchronous=NORMAL in WAL mode survives a process crash; a power cut may
+  // lose the last commits, which the one-second batching already accepts.
+  Status st = Exec(l->db_, path, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
+  if (st.ok()) st = Exec(l->db_, path, kSchema);
+  if (!st.ok()) return st;
+  if (sqlite3_prepare_v2(l->db_, kInsert, -1, &l->insert_, nullptr) != SQLITE_OK) return DbError(l->db_, path, "prepare insert");
+  l->writer_ = std::thread([p = l.get()] { p->WriterLoop(); });
+  return l;
+}
+
+UsageLedger::~UsageLedger() {
+  if (writer_.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    work_cv_.notify_one();
+    writer_.join();
+  }
+  sqlite3_finalize(insert_);
+  if (db_) sqlite3_close(db_);
+  if (query_db_) sqlite3_close(query_db_);
+}
+
+void UsageLedger::Book(UsageRow row) {
+  bool wake;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (queue_.size() >= kMaxQueue) {
+      ++stats_.dropped;
+      return;
+    }
+    queue_.push_back(std::move(row));
+    ++booked_;
+    ++stats_.booked;
+    wake = queue_.size() == kWakeBatch;
+  }
+  // Usually no notify at all: the writer's tick picks the rows up, so a
+  // booking costs a lock and a move.
+  if (wake) work_cv_.notify_one();
+}
+
+Status UsageLedger::Flush() {
+  std::unique_lock<std::mutex> lock(mu_);
+  const uint64_t target = booked_;
+  if (target > flush_target_) flush_target_ = target;
+  work_cv_.notify_one();
+  done_cv_.wait(lock, [&] { return done_ >= target; });
+  return last_error_;
+}
+
+void UsageLedger::WriterLoop() {
+  std::vector<UsageRow> batch;
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    work_cv_.wait_for(lock, std::chrono::milliseconds(flush_interval_ms_),
+                      [&] { return stop_ || flush_target_ > done_ || queue_.size() >= kWakeBatch; });
+    if (queue_.empty()) {
+      if (stop_) break;
+      continue;
+    }
+    batch.clear();
+    batch.swap(queue_);
+    lock.unlock();
+    Status st = WriteBatch(batch);
+    if (!st.ok()) std::fprintf(stderr, "usage ledger: %zu rows not written: %s\n", batch.size(), st.message().c_str());
+    lock.lock();
+    done_ += batch.size();
+    ++stats_.batches;
+    if (st.ok()) stats_.written += batch.size();
+    else {
+      stats_.failed += batch.size();
+      last_error_ = st;
+    }
+    done_cv_.notify_all();
+  }
+}
+
+Status UsageLedger::WriteBatch(const std::vector<UsageRow>& rows) {
+  Status st = Exec(db_, path_, "BEGIN IMMEDIATE");
+  if (!st.ok()) return st;
+  for (const UsageRow& r : rows) {
+    sqlite3_stmt* s = insert_;
+    sqlite3_bind_double(s, 1, r.ts);
+    BindText(s, 2, r.request_id);
+    BindText(s, 3, r.key_name);
+    BindText(s, 4, r.tenant);
+    BindText(s, 5, r.client_family);
+    BindText(s, 6, r.model_requested);
+    BindText(s, 7, r.model_used);
+    BindText(s, 8, r.provider);
+    BindText(s, 9, r.account);
+    sqlite3_bind_int(s, 10, r.status);
+    sqlite3_bind_int64(s, 11, r.input_tokens);
+    sqlite3_bind_int64(s, 12, r.output_tokens);
+    sqlite3_bind_int64(s, 13, r.cache_read_tokens);
+    sqlite3_bind_int64(s, 14, r.cache_write_tokens);
+    sqlite3_bind_int64(s, 15, r.reasoning_tokens);
+    sqlite3_bind_int(s, 16, r.estimated ? 1 : 0);
+    sqlite3_bind_int64(s, 17, r.ttfb_ms);
+    sqlite3_bind_int64(s, 18, r.duration_ms);
+    sqlite3_bind_double(s, 19, r.cost_usd);
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    if (rc != SQLITE_DONE) {
+      st = DbError(db_, path_, "insert");
+      Exec(db_, path_, "ROLLBACK");
+      return st;
+    }
+  }
+  st = Exec(db_, path_, "COMMIT");
+  if (!st.ok()) Exec(db_, path_, "ROLLBACK");
+  return st;
+}
+
+Result<std::vector<UsageTotals>> UsageLedger::Query(UsageGroup group_by, double since_unix) {
+  const char* column = "key_name";
+  switch (group_by) {
+    case UsageGroup::kKey: column = "key_name"; break;
+    case UsageGroup::kTenant: column = "tenant"; break;
+    case UsageGroup::kModel: column = "model_used"; break;
+    case UsageGroup::kProvider: column = "provider"; break;
+  }
+  std::lock_guard<std::mutex> lock(query_mu_);
+  if (!query_db_) {
+    auto db = OpenDb(path_, SQLITE_OPEN_READONLY);
+    if (!db.ok()) return db.status();
+    query_db_ = *db;
+  }
+  std::string sql = std::string("SELECT ") + column +
+                    ", COUNT(*), SUM(input_tokens), SUM(output_tokens), SUM(cache_read_tokens),"
+                    " SUM(cache_write_tokens), SUM(reasoning_tokens), SUM(cost_usd) FROM usage WHERE ts >= ? GROUP BY " +
+                    column + " ORDER BY SUM(cost_usd) DESC, " + column;
+  sqlite3_stmt* s = nullptr;
+  if (sqlite3_prepare_v2(query_db_, sql.c_str(), -1, &s, nullptr) != SQLITE_OK) return DbError(query_db_, path_, "query");
+  sqlite3_bind_double(s, 1, since_unix);
+  std::vector<UsageTotals> out;
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    UsageTotals t;
+    const unsigned char* g = sqlite3_column_text(s, 0);
+    t.group = g ? reinterpret_cast<const char*>(g) : "";
+    t.requests = sqlite3_column_int64(s, 1);
+    t.input_tokens = sqlite3_column_int64(s, 2);
+    t.output_tokens = sqlite3_column_int64(s, 3);
+    t.cache_read_tokens = sqlite3_column_int64(s, 4);
+    t.cache_write_tokens = sqlite3_column_int64(s, 5);
+    t.reasoning_tokens = sqlite3_column_int64(s, 6);
+    t.cost_usd = sqlite3_column_double(s, 7);
+    out.push_back(std::move(t));
+  }
+  Status st = rc == SQLITE_DONE ? Status::Ok() : DbError(query_db_, path_, "query");
+  sqlite3_finalize(s);
+  if (!st.ok()) return st;
+  return out;
+}
+
+UsageLedger::Stats UsageLedger::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
+}
+
+// ---- prices ----
+
+Result<PriceTable> PriceTable::Load(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return Status::Error(path + ": cannot open");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return Parse(ss.str(), path);
+}
+
+Result<PriceTable> PriceTable::Parse(std::string_view text, const std::string& file) {
+  auto json = ParseJson(text);
+  if (!json.ok()) return Status::Error(file + ": " + json.status().message());
+  if (!cJSON_IsObject(json->get())) return Status::Error(file + ": expected an object of provider types");
+  PriceTable t;
+  const cJSON* provider;
+  cJSON_ArrayForEach(provider, json->get()) {
+    if (provider->string[0] == '_') continue;  // "_comment"
+    if (!cJSON_IsObject(provider)) return Status::Error(file + ": " + provider->string + ": expected an object of model globs");
+    const cJSON* model;
+    cJSON_ArrayForEach(model, provider) {
+      if (model->string[0] == '_') continue;
+      std::string where = file + ": " + provider->string + "." + model->string;
+      if (!cJSON_IsObject(model)) return Status::Error(where + ": expected {\"input\", \"output\", ...}");
+      Entry e;
+      e.provider = provider->string;
+      e.glob = model->string;
+      struct Field {
+        const char* name;
+        double* value;
+      } fields[] = {{"input", &e.price.input}, {"output", &e.price.output}, {"cache_read", &e.price.cache_read},
+                    {"cache_write", &e.price.cache_write}};
+      const cJSON* item;
+      cJSON_ArrayForEach(item, model) {
+        bool known = false;
+        for (const Field& f : fields) {
+          if (std::string_view(item->string) != f.name) continue;
+          known = true;
+          if (!cJSON_IsNumber(item) || item->valuedouble < 0)
+            return Status::Error(where + "." + f.name + ": expected a number >= 0 (USD per million tokens)");
+          *f.value = item->valuedouble;
+        }
+        if (!known && item->string[0] != '_') return Status::Error(where + "." + item->string + ": unknown key");
+      }
+      t.entries_.push_back(std::move(e));
+    }
+  }
+  return t;
+}
+
+std::optional<Price> PriceTable::PriceFor(std::string_view provider, std::string_view model) const {
+  std::string_view tries[3] = {provider, provider.substr(0, provider.find('-')), "*"};
+  for (std::string_view p : tries) {
+    for (const Entry& e : entries_)
+      if (e.provider == p && GlobMatch(e.glob, model)) return e.price;
+  }
+  return std::nullopt;
+}
+
+double CostUsd(const UsageRow& r, const Price& p) {
+  // reasoning_tokens are part of output_tokens: not added again.
+  return (static_cast<double>(r.input_tokens) * p.input + static_cast<double>(r.output_tokens) * p.output +
+          static_cast<double>(r.cache_read_tokens) * p.cache_read + static_cast<double>(r.cache_write_tokens) * p.cache_write) /
+         1e6;
+}
+
+}  // namespace tether
