@@ -24,6 +24,8 @@
 //   garbage=1      200 application/json with a body that is not JSON
 //   truncate=1     chunked body without its last chunk, then close
 //   bytes=N        pad every delta to about N bytes
+// Replies carry the provider's own request id header (OpenAI x-request-id,
+// Anthropic request-id), as the real APIs do.
 // Test endpoints: GET /_mock/requests (the last 50 requests: method, path,
 // headers as [name,value] pairs, body), DELETE /_mock/requests (clears them
 // and the fail_first counters), GET /_mock/stats ->
@@ -283,6 +285,8 @@ class MockServer {
   Reply MockEndpoint(const RequestHead& head);
   bool Authorized(Api api, const RequestHead& head) const;
   Reply Error(Api api, int status, const std::string& message);
+  Reply Dispatch(Api api, const RequestHead& head, const std::string& body, const std::string& gemini_model,
+                 Controls* ctl);
   Reply Generate(Api api, const RequestHead& head, const std::string& body, const cJSON* json,
                  const std::string& gemini_model, Controls* ctl);
 
@@ -505,8 +509,19 @@ Reply MockServer::Answer(const RequestHead& head, const std::string& body, Contr
 
   std::string gemini_model;
   Api api = Route(head, &gemini_model);
+  Reply r = Dispatch(api, head, body, gemini_model, ctl);
+  // Providers name their own request ids; a relay must not let them replace
+  // the X-Request-Id it echoes to its client.
+  ApiFormat f = FormatOf(api);
+  if (f == ApiFormat::kAnthropic) r.headers.Add("request-id", "req_mock_" + std::to_string(requests));
+  else if (f != ApiFormat::kGemini) r.headers.Add("x-request-id", "req_mock_" + std::to_string(requests));
+  return r;
+}
+
+Reply MockServer::Dispatch(Api api, const RequestHead& head, const std::string& body, const std::string& gemini_model,
+                           Controls* ctl) {
   if (api == Api::kNotFound)
-    return Error(api, 404, "mock: no route for " + head.method + " " + std::string(path));
+    return Error(api, 404, "mock: no route for " + head.method + " " + std::string(head.Path()));
   if (!Authorized(api, head)) return Error(api, 401, "mock: invalid or missing API key");
 
   if (api == Api::kOpenAIModels) return head.headers.Get("x-api-key") ? AnthropicModels() : OpenAIModels();
