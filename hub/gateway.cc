@@ -384,7 +384,10 @@ void GatewayExchange::OnTimeout() {
   if (client_head_sent_ && stream_ && silent >= kKeepAliveMs) {
     if (encoder_) WriteChunk(encoder_->KeepAlive());
     else if (client_format_ == ApiFormat::kAnthropic) WriteChunk("event: ping\ndata: {\"type\": \"ping\"}\n\n");
-    else if (client_format_ != ApiFormat::kGemini || gemini_sse_) WriteChunk(": keep-alive\n\n");
+    // The genai SDK expects every SSE event to start with "data:", so Gemini
+    // streams get a bare line break instead of a comment.
+    else if (client_format_ == ApiFormat::kGemini) WriteChunk(gemini_sse_ ? "\r\n" : "");
+    else WriteChunk(": keep-alive\n\n");
     ArmTimer(kKeepAliveMs);
     return;
   }
