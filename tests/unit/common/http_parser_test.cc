@@ -11,6 +11,12 @@
 namespace tether {
 namespace {
 
+// A string literal with embedded NULs, all of it.
+template <size_t N>
+std::string Bytes(const char (&s)[N]) {
+  return std::string(s, N - 1);
+}
+
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 using Kind = HttpParser::Kind;
 using Error = HttpParser::Error;
@@ -573,7 +579,7 @@ TEST(HttpParserTest, LineBreakOrNulInsideAHeaderValueIsRejected) {
            std::string("GET / HTTP/1.1\r\nX-A: a\rb\r\nHost: h\r\n\r\n"),
            std::string("GET / HTTP/1.1\r\nX-A: a\rX-Injected: 1\r\n\r\n"),
            std::string("GET / HTTP/1.1\r\nX-A: a\nb: c\r\nHost: h\r\n\r\n"),
-           std::string("GET / HTTP/1.1\r\nX-A: a\0b\r\n\r\n", 31),
+           Bytes("GET / HTTP/1.1\r\nX-A: a\0b\r\n\r\n"),
        }) {
     Recorder r(Kind::kRequest);
     r.Feed(in);
