@@ -1,5 +1,6 @@
 // Mappings shared by the Anthropic request/response translator
-// (anthropic.cc) and its stream translators (anthropic_stream.cc).
+// (anthropic.cc, anthropic_response.cc) and its stream translators
+// (anthropic_stream.cc).
 #pragma once
 #include <string>
 #include <string_view>
@@ -7,6 +8,13 @@
 #include "common/json.h"
 
 namespace tether {
+
+// An Anthropic assistant content value (string or blocks) appended to
+// `messages` as one pivot assistant message.
+void AnthropicAssistantToChat(cJSON* messages, const cJSON* content);
+// A pivot assistant message's thinking, text and tool calls appended to
+// `blocks` as Anthropic content blocks (unsigned reasoning is dropped).
+void ChatAssistantToAnthropic(cJSON* blocks, const cJSON* message);
 
 // Anthropic stop_reason -> pivot finish_reason: end_turn/stop_sequence/
 // pause_turn -> stop, max_tokens -> length, tool_use -> tool_calls,
