@@ -249,9 +249,11 @@ int HttpParser::OnBody(const char* at, size_t len) {
 int HttpParser::OnMessageComplete() {
   in_message_ = false;
   expect_no_body_ = false;
-  if (callbacks_.on_complete) callbacks_.on_complete();
+  // Paused before the callback: a Resume() from inside it (a response
+  // finished synchronously) then means "keep parsing", not a lost wake-up.
   paused_ = true;
-  return HPE_PAUSED;
+  if (callbacks_.on_complete) callbacks_.on_complete();
+  return paused_ ? HPE_PAUSED : 0;
 }
 
 size_t HttpParser::Feed(const char* data, size_t len) {

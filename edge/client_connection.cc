@@ -117,6 +117,7 @@ void ClientConnection::Feed(const char* data, size_t len) {
         held_input_.append(data + off, len - off);
         if (held_input_.size() > kPendingLimit) client_->PauseReading();
       }
+      AfterRequestComplete();
       return;
     }
   }
@@ -225,14 +226,20 @@ void ClientConnection::OnRequestComplete() {
   if (!ex_) return;
   EdgeExchange& x = *ex_;
   x.request_done = true;
-  if (x.local) {
-    client_->Write(std::move(x.local_response));
+  if (!x.local && x.request_chunked) SendToLink(std::string(kLastChunk));
+}
+
+// Runs after Feed() returns from llhttp, never inside its callbacks, because
+// finishing an exchange resumes the parser.
+void ClientConnection::AfterRequestComplete() {
+  if (!ex_) return;
+  EdgeExchange& x = *ex_;
+  if (x.local && !x.response_done) {
     server_->stats().bytes_to_clients += x.local_response.size();
+    client_->Write(std::move(x.local_response));
     x.response_done = true;
-    FinishExchange();
-    return;
   }
-  if (x.request_chunked) SendToLink(std::string(kLastChunk));
+  FinishExchange();  // the hub may have answered before the request ended
 }
 
 void ClientConnection::SendToLink(std::string data) {

@@ -69,6 +69,7 @@ class ClientConnection : public StreamHandler, public LinkWaiter, public LinkUse
   bool OnRequestHead();
   bool OnRequestBody(std::string_view data);
   void OnRequestComplete();
+  void AfterRequestComplete();
   void StartOnLink(HubLink* link);
   void SendToLink(std::string data);
   bool OnResponseHead();

@@ -160,6 +160,9 @@ void HubConnection::Feed(const char* data, size_t len) {
     }
     if (parser_.paused()) {
       if (off < len) held_input_.append(data + off, len - off);
+      // Run the request outside llhttp's callbacks: it may finish at once
+      // and resume the parser for the next one.
+      if (ex_) ex_->Run();
       return;
     }
   }
@@ -199,9 +202,7 @@ bool HubConnection::OnHead() {
 
 bool HubConnection::OnBody(std::string_view data) { return ex_ && ex_->AddBody(data); }
 
-void HubConnection::OnComplete() {
-  if (ex_) ex_->Run();
-}
+void HubConnection::OnComplete() {}  // Feed() runs the exchange once the parser pauses
 
 void HubConnection::ExchangeDone(bool close_connection) {
   --server_->stats().requests_in_flight;
