@@ -79,6 +79,7 @@ Result<std::unique_ptr<UsageLedger>> UsageLedger::Open(const std::string& path, 
   if (st.ok()) st = Exec(l->db_, path, kSchema);
   if (!st.ok()) return st;
   if (sqlite3_prepare_v2(l->db_, kInsert, -1, &l->insert_, nullptr) != SQLITE_OK) return DbError(l->db_, path, "prepare insert");
+  l->queue_.reserve(kWakeBatch);
   l->writer_ = std::thread([p = l.get()] { p->WriterLoop(); });
   return l;
 }
@@ -135,7 +136,7 @@ void UsageLedger::WriterLoop() {
       continue;
     }
     batch.clear();
-    batch.swap(queue_);
+    batch.swap(queue_);  // queue_ inherits the last batch's capacity: no regrowth
     lock.unlock();
     Status st = WriteBatch(batch);
     if (!st.ok()) std::fprintf(stderr, "usage ledger: %zu rows not written: %s\n", batch.size(), st.message().c_str());
