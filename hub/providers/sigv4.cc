@@ -1,7 +1,6 @@
 #include "hub/providers/sigv4.h"
 
 #include <mbedtls/md.h>
-#include <mbedtls/sha256.h>
 
 #include <algorithm>
 #include <map>
@@ -106,7 +105,6 @@ std::string AmzDate(time_t now) {
   strftime(buf, sizeof(buf), "%Y%m%dT%H%M%SZ", &tm);
   return buf;
 }
-
 
 std::string UriEncode(std::string_view s, bool keep_slash) {
   std::string out;

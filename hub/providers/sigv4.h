@@ -4,11 +4,11 @@
 #pragma once
 #include <ctime>
 #include <string>
-
-#include "common/tls.h"  // Sha256Hex
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "common/tls.h"  // Sha256Hex, used with these pieces
 
 namespace tether {
 
