@@ -195,6 +195,11 @@ int HttpParser::OnHeaderValue(const char* at, size_t len) {
 }
 
 int HttpParser::OnHeadersComplete() {
+  // The relay never switches protocols, so it ignores Upgrade (RFC 9110
+  // section 7.8) and the connection stays HTTP/1.1. Left set (llhttp sets it
+  // just before this callback), llhttp would stop after this message and
+  // refuse the next request on the connection ("Pause on CONNECT/Upgrade").
+  parser_->upgrade = 0;
   Headers& h = kind_ == Kind::kRequest ? request_.headers : response_.headers;
   if (!field_.empty() || in_value_) {
     if (h.size() >= limits_.max_headers) {
