@@ -664,6 +664,23 @@ TEST(HttpParserTest, KeepAliveFollowsVersionAndConnectionHeader) {
   }
 }
 
+TEST(HttpParserTest, UpgradeRequestIsServedAsPlainHttp) {
+  // curl --http2 on an http:// URL asks for h2c; the relay ignores the
+  // Upgrade and the connection keeps serving HTTP/1.1 requests.
+  Recorder r(Kind::kRequest);
+  std::string in =
+      "GET /v1/models HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+      "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n"
+      "POST /v1/messages HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\n{}";
+  EXPECT_EQ(r.Feed(in), in.size());
+  EXPECT_EQ(r.parser.error(), Error::kNone) << r.parser.error_reason();
+  ASSERT_EQ(r.messages.size(), 2u);
+  EXPECT_TRUE(r.messages[0].complete);
+  EXPECT_EQ(r.messages[1].target, "/v1/messages");
+  EXPECT_EQ(r.messages[1].body, "{}");
+  EXPECT_TRUE(r.messages[1].complete);
+}
+
 TEST(HttpParserTest, FeedEofOnAnIdleConnectionIsClean) {
   Recorder r(Kind::kRequest);
   EXPECT_TRUE(r.parser.FeedEof());
