@@ -321,24 +321,23 @@ export async function startEdge(config, { dir = tmpDir('tether-edge-'), waitHub 
 // mock + certs + hub + edge with defaults; `cleanup()` stops all of them.
 export async function startStack({ mockKey = PROVIDER_KEY, hubExtra = {}, edgeExtra = {} } = {}) {
   const dir = tmpDir();
-  const started = [];
+  // Reads the current members, so a hub restarted by a test (stack.hub = …)
+  // is the one stopped.
+  const members = () => [stack.mock, stack.hub, stack.edge].filter(Boolean);
   const stack = {
     dir,
     async cleanup() {
-      await Promise.all(started.map((s) => s.proc.stop()));
+      await Promise.all(members().map((m) => m.proc.stop()));
       fs.rmSync(dir, { recursive: true, force: true });
     },
-    logs() { return started.map((s) => s.proc.logs()).join(''); },
+    logs() { return members().map((m) => m.proc.logs()).join(''); },
   };
   try {
     stack.mock = await startMock({ key: mockKey });
-    started.push(stack.mock);
     stack.certs = await makeCerts(path.join(dir, 'certs'));
     const [hubPort, plainPort, edgePort] = [await freePort(), await freePort(), await freePort()];
     stack.hub = await startHub(hubConfig({ certs: stack.certs, mockUrl: stack.mock.url, listenPort: hubPort, plainPort, extra: hubExtra }), { dir: path.join(dir, 'hub') });
-    started.push(stack.hub);
     stack.edge = await startEdge(edgeConfig({ certs: stack.certs, listenPort: edgePort, hubPort, extra: edgeExtra }), { dir: path.join(dir, 'edge') });
-    started.push(stack.edge);
   } catch (e) {
     await stack.cleanup();
     throw e;
