@@ -20,7 +20,10 @@ ifeq ($(SAN),1)
 endif
 
 DEB_PACKAGES := build-essential pkg-config libuv1-dev node-llhttp libmbedtls-dev libcjson-dev \
-                libsqlite3-dev googletest libgtest-dev libbenchmark-dev curl nodejs npm openssl
+                libsqlite3-dev googletest libgtest-dev libbenchmark-dev curl openssl
+# Tools found by command rather than by package: a machine may have them from
+# elsewhere (node from NodeSource conflicts with Debian's npm package).
+DEB_TOOLS    := node:nodejs npm:npm
 
 COMMON_SRCS := $(wildcard common/*.cc)
 EDGE_SRCS   := $(filter-out edge/main.cc,$(wildcard edge/*.cc))
@@ -42,9 +45,11 @@ all: $(BUILD)/edge $(BUILD)/hub $(TOOLS)
 # Installs only what is missing, so a machine that has everything is not touched.
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	for t in $(DEB_TOOLS); do command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t#*:}"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  export DEBIAN_FRONTEND=noninteractive; \
 	  $$SUDO apt-get install -y -q $$missing || { $$SUDO apt-get update -q && $$SUDO apt-get install -y -q $$missing; }; \
 	fi
 	@[ -d tests/e2e/node_modules ] || (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
