@@ -239,8 +239,8 @@ export function hubConfig({ certs, mockUrl, listenPort, plainPort, clientCa = tr
     upstream_timeout_sec: 30,
     providers: [
       { id: 'mock-openai', type: 'openai', base_url: `${mockUrl}/v1`, keys: [PROVIDER_KEY], models: ['gpt-4o-mini', 'mock-model'], model_globs: ['gpt-*', 'mock-*'] },
-      { id: 'mock-anthropic', type: 'anthropic', base_url: `${mockUrl}/v1`, keys: [PROVIDER_KEY], models: ['claude-sonnet-4-6'], model_globs: ['claude-*'] },
-      { id: 'mock-gemini', type: 'gemini', base_url: `${mockUrl}/v1beta`, keys: [PROVIDER_KEY], models: ['gemini-2.5-flash'], model_globs: ['gemini-*'] },
+      { id: 'mock-anthropic', type: 'anthropic', base_url: mockUrl, keys: [PROVIDER_KEY], models: ['claude-sonnet-4-6'], model_globs: ['claude-*'] },
+      { id: 'mock-gemini', type: 'gemini', base_url: mockUrl, keys: [PROVIDER_KEY], models: ['gemini-2.5-flash'], model_globs: ['gemini-*'] },
     ],
     debug_allow: ['127.0.0.0/8', '::1/128'],
     ...extra,
