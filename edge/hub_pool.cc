@@ -202,28 +202,49 @@ void HubPool::Maintain() {
       l->StartPing();
     }
   }
-  // Links to a lower-priority hub are let go once the preferred one is back.
-  int preferred = PreferredHub();
-  if (preferred >= 0 && hubs_[preferred].up) {
-    for (HubLink* l : std::vector<HubLink*>(links_))
-      if (l->state_ == HubLink::State::kIdle && l->hub_index_ > preferred && l->stream_) l->stream_->Close();
-  }
   // Waiters that have waited past the connect timeout get an error.
   while (!waiters_.empty() &&
          now - waiters_.front().since_ms > static_cast<uint64_t>(config_.connect_timeout_sec) * 1000) {
     LinkWaiter* w = waiters_.front().waiter;
     waiters_.pop_front();
-    const HubStatus& h = hubs_[std::max(preferred, 0)];
+    const HubStatus& h = hubs_[std::max(PreferredHub(), 0)];
     w->OnLinkUnavailable(Status::Error("no hub reachable" + (h.last_error.empty() ? "" : ": " + h.last_error)));
   }
-  if (preferred < 0 || hubs_[preferred].next_attempt_ms > now) return;
-  // Keep min_idle ready beyond what waiters need; connect one at a time while
-  // a hub is failing so that a dead hub is probed, not flooded.
-  int connecting = connecting_count();
-  int want = config_.pool_min_idle + static_cast<int>(waiters_.size()) - idle_count() - connecting;
-  if (hubs_[preferred].consecutive_failures > 0) want = (connecting == 0 && want > 0) ? 1 : 0;
+  // Demand is filled on the first hub that is healthy (or untried) and not
+  // backing off; hubs before it that are failing get one probe connection
+  // at a time, so a dead primary is retried without starving the secondary.
+  int fill = -1;
+  for (size_t i = 0; i < hubs_.size(); ++i) {
+    if (hubs_[i].consecutive_failures == 0 && hubs_[i].next_attempt_ms <= now) {
+      fill = static_cast<int>(i);
+      break;
+    }
+  }
   int room = config_.pool_max - static_cast<int>(links_.size());
-  for (int i = 0; i < want && i < room; ++i) Connect(preferred);
+  for (int i = 0; i < static_cast<int>(hubs_.size()) && (fill < 0 || i < fill) && room > 0; ++i) {
+    if (hubs_[i].next_attempt_ms <= now && ConnectingTo(i) == 0) {
+      Connect(i);
+      --room;
+    }
+  }
+  if (fill < 0) return;
+  // Once a better hub is back, idle links to later ones are let go.
+  for (HubLink* l : std::vector<HubLink*>(links_))
+    if (l->state_ == HubLink::State::kIdle && l->hub_index_ > fill && l->stream_ && hubs_[fill].up) l->stream_->Close();
+  int want = config_.pool_min_idle + static_cast<int>(waiters_.size()) - IdleOn(fill) - ConnectingTo(fill);
+  for (int i = 0; i < want && room > 0; ++i, --room) Connect(fill);
+}
+
+int HubPool::ConnectingTo(int hub) const {
+  return static_cast<int>(std::count_if(links_.begin(), links_.end(), [hub](HubLink* l) {
+    return l->hub_index_ == hub && l->state_ == HubLink::State::kConnecting;
+  }));
+}
+
+int HubPool::IdleOn(int hub) const {
+  return static_cast<int>(std::count_if(links_.begin(), links_.end(), [hub](HubLink* l) {
+    return l->hub_index_ == hub && l->state_ == HubLink::State::kIdle;
+  }));
 }
 
 void HubPool::LinkOpened(HubLink* link) {

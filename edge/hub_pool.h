@@ -129,6 +129,8 @@ class HubPool {
   void Maintain();
   void Connect(int hub_index);
   int PreferredHub() const;
+  int ConnectingTo(int hub) const;
+  int IdleOn(int hub) const;
   void LinkOpened(HubLink* link);
   void LinkFailed(HubLink* link, const Status& why);
   void LinkClosed(HubLink* link);

@@ -197,5 +197,46 @@ TEST_F(HubPoolTest, WrongCaNeverBecomesHealthy) {
   hub.Shutdown();
 }
 
+
+TEST_F(HubPoolTest, FailsOverToTheSecondHubAndReturnsToTheFirst) {
+  // Reserve a port for the first hub, then leave it closed.
+  FakeHub probe(&loop_, server_tls_.get());
+  ASSERT_TRUE(probe.Listen(0).ok());
+  int first_port = probe.port();
+  probe.Shutdown();
+  FakeHub second(&loop_, server_tls_.get());
+  ASSERT_TRUE(second.Listen(0).ok());
+
+  EdgeConfig config = Config(first_port);
+  config.hubs.push_back({"127.0.0.1", second.port(), "localhost"});
+  HubPool pool(&loop_, config);
+  ASSERT_TRUE(pool.Start().ok());
+  // The first hub refuses; the pool fills from the second.
+  ASSERT_TRUE(RunUntil(&loop_, [&] { return pool.idle_count() >= 2 && second.open() >= 2; }, 5000));
+  EXPECT_FALSE(pool.hubs()[0].up);
+  EXPECT_TRUE(pool.hubs()[1].up);
+  Waiter w;
+  HubLink* link = pool.Acquire(&w);
+  ASSERT_NE(link, nullptr);
+  EXPECT_EQ(link->hub_index(), 1);
+  pool.Release(link, true);
+
+  // The first hub comes back: the pool returns to it and lets the second go.
+  FakeHub first(&loop_, server_tls_.get());
+  ASSERT_TRUE(first.Listen(first_port).ok());
+  ASSERT_TRUE(RunUntil(&loop_, [&] { return first.open() >= 2 && second.open() == 0; }, 20000))
+      << "first hub links: " << first.open() << ", second: " << second.open();
+  EXPECT_TRUE(pool.hubs()[0].up);
+  HubLink* again = pool.Acquire(&w);
+  ASSERT_NE(again, nullptr);
+  EXPECT_EQ(again->hub_index(), 0);
+  pool.Release(again, true);
+
+  pool.Stop();
+  first.Shutdown();
+  second.Shutdown();
+  ASSERT_TRUE(RunUntil(&loop_, [&] { return first.open() == 0; }, 2000));
+}
+
 }  // namespace
 }  // namespace tether
