@@ -1,5 +1,9 @@
 # Tether build. `make run` and `make test` work on a fresh Debian clone: both
 # depend on `deps`, which apt-installs whatever is missing.
+# Parallel by default: a fresh build is a few minutes on two cores.
+ifeq ($(MAKELEVEL),0)
+MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
+endif
 CXX      ?= g++
 CC       ?= gcc
 BUILD    ?= build
@@ -79,22 +83,37 @@ $(BUILD)/%: $(BUILD)/obj/tests/tools/%.o $(LIBHUB) $(LIBTETHER)
 $(BUILD)/unit_tests: $(call obj,$(TEST_SRCS)) $(LIBEDGE) $(LIBHUB) $(LIBTETHER)
 	$(CXX) $(LDFLAGS) $^ $(LDLIBS) -lgtest -lgtest_main -o $@
 
-run: deps all
+# deps first, then the build: with -j they must not race on a fresh machine.
+run: deps
+	@$(MAKE) --no-print-directory all
 	@tests/tools/run_local.sh $(BUILD)
 
-unit: deps $(BUILD)/unit_tests
+unit: deps
+	@$(MAKE) --no-print-directory $(BUILD)/unit_tests
 	$(BUILD)/unit_tests
 
 # Unit tests (GoogleTest) and end-to-end tests (node:test driving real
 # binaries), with one combined `N passed, N failed` line at the end.
-test: deps all $(BUILD)/unit_tests
+test: deps
+	@$(MAKE) --no-print-directory all $(BUILD)/unit_tests
 	@tests/run_all.sh $(BUILD)
 
-bench: deps all
+bench: deps
+	@$(MAKE) --no-print-directory all
 	@tests/bench/run.sh $(BUILD)
+
+# libFuzzer targets (clang) for the HTTP parser, SSE, JSON and config loader;
+# FUZZ_SECONDS each.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@command -v clang++ >/dev/null || apt-get install -y -q clang
+	@tests/fuzz/run.sh $(BUILD) $(FUZZ_SECONDS)
 
 clean:
 	rm -rf build build-san
+
+# Objects are real targets, not intermediates to delete after linking.
+.SECONDARY:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
