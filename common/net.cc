@@ -18,6 +18,73 @@ struct WriteReq {
 
 }  // namespace
 
+// Streams written to during this loop iteration. A prepare handle (before the
+// loop blocks in poll) and a check handle (right after poll's callbacks)
+// flush them, so writes from timers and from I/O callbacks alike leave in the
+// same iteration, coalesced. One per thread, like the loop.
+struct WriteCoalescer {
+  uv_prepare_t prepare;
+  uv_check_t check;
+  std::vector<Stream*> dirty;
+  std::vector<Stream*> flushing;
+
+  explicit WriteCoalescer(uv_loop_t* loop) {
+    uv_prepare_init(loop, &prepare);
+    uv_check_init(loop, &check);
+    prepare.data = check.data = this;
+    // Unreferenced: they never keep the loop alive on their own.
+    uv_unref(reinterpret_cast<uv_handle_t*>(&prepare));
+    uv_unref(reinterpret_cast<uv_handle_t*>(&check));
+    uv_prepare_start(&prepare, [](uv_prepare_t* h) noexcept { static_cast<WriteCoalescer*>(h->data)->FlushAll(); });
+    uv_check_start(&check, [](uv_check_t* h) noexcept { static_cast<WriteCoalescer*>(h->data)->FlushAll(); });
+  }
+  void FlushAll() {
+    flushing.swap(dirty);
+    for (Stream* s : flushing) {
+      if (!s) continue;  // destroyed after being marked
+      s->dirty_ = false;
+      s->Flush();
+    }
+    flushing.clear();
+  }
+  void Forget(Stream* s) {
+    for (Stream*& d : dirty)
+      if (d == s) d = nullptr;
+    for (Stream*& d : flushing)
+      if (d == s) d = nullptr;
+  }
+};
+
+namespace {
+thread_local WriteCoalescer* g_coalescer = nullptr;
+thread_local uv_loop_t* g_coalescer_loop = nullptr;
+
+}  // namespace
+
+void CloseWriteCoalescer(uv_loop_t* loop) {
+  if (g_coalescer_loop != loop || !g_coalescer) return;
+  WriteCoalescer* c = g_coalescer;
+  c->FlushAll();
+  g_coalescer = nullptr;
+  g_coalescer_loop = nullptr;
+  uv_close(reinterpret_cast<uv_handle_t*>(&c->prepare), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&c->check), [](uv_handle_t* h) noexcept {
+    delete static_cast<WriteCoalescer*>(h->data);
+  });
+}
+
+namespace {
+WriteCoalescer* CoalescerFor(uv_loop_t* loop) {
+  if (g_coalescer_loop != loop) {
+    // A new loop on this thread (tests make several): the old handles belong
+    // to a loop that has been closed, so the old coalescer is abandoned.
+    g_coalescer = new WriteCoalescer(loop);
+    g_coalescer_loop = loop;
+  }
+  return g_coalescer;
+}
+}  // namespace
+
 std::string UvError(int code) {
   return std::string(uv_err_name(code)) + " (" + uv_strerror(code) + ")";
 }
@@ -29,7 +96,9 @@ Stream::Stream(uv_loop_t* loop, StreamHandler* handler) : handler_(handler) {
   tcp_.data = this;
 }
 
-Stream::~Stream() = default;
+Stream::~Stream() {
+  if (dirty_ && g_coalescer) g_coalescer->Forget(this);
+}
 
 Stream* Stream::Accept(uv_stream_t* listener, TlsContext* tls, StreamHandler* handler) {
   Stream* s = new Stream(listener->loop, handler);
@@ -146,8 +215,9 @@ void Stream::DriveHandshake() {
   Status st = tls_->Handshake(&done);
   FlushTls();
   if (!st.ok()) {
-    CloseWithError(Status::Error("TLS handshake with " + (peer_address_.empty() ? server_name_ : peer_address_) +
-                                 ": " + st.message()));
+    // Through a tunnel the peer address is the proxy's; name the server.
+    const std::string& peer = peer_address_.empty() || tunnelled_tls_ ? server_name_ : peer_address_;
+    CloseWithError(Status::Error("TLS handshake with " + peer + ": " + st.message()));
     return;
   }
   if (done) BecomeOpen();
@@ -165,6 +235,19 @@ void Stream::BecomeOpen() {
   // Application data may have arrived in the same read as the last handshake
   // record; deliver it now.
   if (state_ == State::kOpen && tls_) HandleRead(nullptr, 0);
+}
+
+Status Stream::StartTls(TlsContext* tls, const std::string& server_name, std::string leftover_ciphertext) {
+  if (state_ != State::kOpen) return Status::Error("StartTls: the stream is not open");
+  if (tls_) return Status::Error("StartTls: the stream already speaks TLS");
+  if (!tls) return Status::Error("StartTls: no TLS context");
+  server_name_ = server_name;
+  tunnelled_tls_ = true;
+  tls_ = std::make_unique<TlsSession>(tls, server_name_);
+  state_ = State::kHandshaking;
+  if (!leftover_ciphertext.empty()) tls_->PutCiphertext(leftover_ciphertext.data(), leftover_ciphertext.size());
+  DriveHandshake();
+  return Status::Ok();
 }
 
 void Stream::OnAlloc(uv_handle_t*, size_t, uv_buf_t* buf) noexcept {
@@ -236,6 +319,20 @@ void Stream::Write(std::string data) {
     pending_plain_.append(data);
     return;
   }
+  queued_bytes_ += data.size();
+  if (corked_.empty()) corked_ = std::move(data);
+  else corked_.append(data);
+  if (!dirty_) {
+    dirty_ = true;
+    CoalescerFor(tcp_.loop)->dirty.push_back(this);
+  }
+}
+
+void Stream::Flush() {
+  if (corked_.empty() || state_ != State::kOpen) return;
+  std::string data = std::move(corked_);
+  corked_.clear();
+  queued_bytes_ -= data.size();
   if (tls_) {
     Status st = tls_->Write(data);
     if (!st.ok()) {
@@ -310,6 +407,7 @@ void Stream::OnWrite(uv_write_t* req, int status) noexcept {
 
 void Stream::Shutdown() {
   if (state_ != State::kOpen) return;
+  Flush();
   if (tls_) {
     tls_->SendCloseNotify();
     FlushTls();
@@ -349,6 +447,10 @@ void Stream::set_keepalive(bool on, unsigned delay_sec) { uv_tcp_keepalive(&tcp_
 void Stream::Close() { CloseWithError(Status::Ok()); }
 
 void Stream::CloseWithError(const Status& why) {
+  if (state_ == State::kClosing) return;
+  // A local close still sends what was written before it (best effort, as
+  // an immediate write would have); an error close drops it.
+  if (why.ok() && state_ == State::kOpen && !corked_.empty()) Flush();
   if (state_ == State::kClosing) return;
   state_ = State::kClosing;
   close_reason_ = why;

@@ -47,13 +47,25 @@ class Stream {
                          const std::string& server_name, StreamHandler* handler);
 
   // Queues bytes (encrypted first with TLS). Safe to call before open: bytes
-  // are sent once connected. Ignored after Close().
+  // are sent once connected. Ignored after Close(). Everything written in
+  // one loop iteration goes out together at the end of it (one TLS record,
+  // one syscall), so a head, a body slice and a last chunk cost one write.
   void Write(std::string data);
+  // Sends what was written so far now instead of at the end of the iteration.
+  void Flush();
   size_t queued_bytes() const { return queued_bytes_; }
   // Over this many queued bytes callers should stop feeding (backpressure);
   // OnStreamDrained fires when the queue falls to half of it.
   static constexpr size_t kHighWater = 256 * 1024;
   bool over_high_water() const { return queued_bytes_ > kHighWater; }
+
+  // Starts TLS (client side) on an open plain stream, e.g. once a proxy
+  // tunnel is up. `leftover_ciphertext` is what the peer already sent past
+  // the tunnel handshake. Writes made from now on are queued until the TLS
+  // handshake completes; then OnStreamOpen fires again (or OnStreamClosed
+  // with the handshake error). REQUIRES: open() and no TLS yet; tls outlives
+  // the stream.
+  Status StartTls(TlsContext* tls, const std::string& server_name, std::string leftover_ciphertext);
 
   void PauseReading();
   void ResumeReading();
@@ -105,9 +117,13 @@ class Stream {
   State state_ = State::kConnecting;
   std::unique_ptr<TlsSession> tls_;
   std::string server_name_;
+  bool tunnelled_tls_ = false;  // TLS started by StartTls on an open stream
   int connect_port_ = 0;
   uv_getaddrinfo_t* resolve_req_ = nullptr;
   std::string pending_plain_;  // written before open
+  std::string corked_;         // written this loop iteration, not yet sent
+  bool dirty_ = false;         // on the loop's flush list
+  friend struct WriteCoalescer;
   std::deque<std::string> write_queue_;
   bool write_in_flight_ = false;
   size_t queued_bytes_ = 0;
@@ -140,5 +156,9 @@ class Listener {
 };
 
 std::string UvError(int code);  // "ECONNREFUSED (connection refused)"
+
+// Closes the per-loop write-coalescing handles; call before uv_loop_close()
+// on a loop that had streams (tests). Idempotent.
+void CloseWriteCoalescer(uv_loop_t* loop);
 
 }  // namespace tether

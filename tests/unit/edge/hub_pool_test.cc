@@ -110,6 +110,7 @@ class HubPoolTest : public ::testing::Test {
     uv_loop_init(&loop_);
   }
   void TearDown() override {
+    CloseWriteCoalescer(&loop_);
     uv_run(&loop_, UV_RUN_DEFAULT);
     EXPECT_EQ(uv_loop_close(&loop_), 0);
   }
