@@ -241,6 +241,7 @@ Status Stream::StartTls(TlsContext* tls, const std::string& server_name, std::st
   if (state_ != State::kOpen) return Status::Error("StartTls: the stream is not open");
   if (tls_) return Status::Error("StartTls: the stream already speaks TLS");
   if (!tls) return Status::Error("StartTls: no TLS context");
+  Flush();  // plain bytes written so far (the proxy handshake) go out unencrypted
   server_name_ = server_name;
   tunnelled_tls_ = true;
   tls_ = std::make_unique<TlsSession>(tls, server_name_);
