@@ -42,19 +42,82 @@ UpstreamCall::UpstreamCall(UpstreamClient* client, UpstreamTarget target, std::s
                                     },
                                     [this] {}}) {}
 
-void UpstreamCall::Begin(Stream* stream, bool reused) {
+std::string UpstreamTarget::PoolKey() const {
+  if (!proxy) return Origin();
+  const ProxyUrl& p = *proxy;
+  return Origin() + " via " + (p.kind == ProxyKind::kHttp ? "http://" : "socks5://") + p.username + ":" + p.password +
+         "@" + p.host + ":" + std::to_string(p.port);
+}
+
+void UpstreamCall::Begin(Stream* stream, bool reused, bool tunnel) {
   stream_ = stream;
   reused_ = reused;
   stream_->set_handler(this);
   parser_.Reset();
   if (head_request_) parser_.ExpectNoBody();
   if (reused) stream_->ResumeReading();
+  if (tunnel) {
+    // The request waits for the tunnel (and TLS through it).
+    phase_ = Phase::kProxyConnect;
+    handshake_ = std::make_unique<ProxyHandshake>(*target_.proxy, target_.host, target_.port);
+    handshake_failed_ = false;
+    return;
+  }
+  phase_ = Phase::kReady;
   stream_->Write(request_);
 }
 
-void UpstreamCall::OnStreamOpen(Stream*) {}
+void UpstreamCall::OnStreamOpen(Stream* s) {
+  if (phase_ == Phase::kTunnelTls) {  // TLS to the provider is up inside the tunnel
+    phase_ = Phase::kReady;
+    return;
+  }
+  if (phase_ != Phase::kProxyConnect) return;
+  phase_ = Phase::kProxyHandshake;
+  ProxyHandshake::Step step = handshake_->Start();
+  if (!step.error.ok()) {
+    handshake_failed_ = true;
+    s->CloseWithError(step.error);
+    return;
+  }
+  s->Write(std::move(step.send));
+}
 
 void UpstreamCall::OnStreamData(Stream* s, const char* data, size_t len) {
+  if (phase_ == Phase::kProxyHandshake) OnTunnelData(s, data, len);
+  else ParseResponse(s, data, len);
+}
+
+void UpstreamCall::OnTunnelData(Stream* s, const char* data, size_t len) {
+  ProxyHandshake::Step step = handshake_->Feed(std::string_view(data, len));
+  if (!step.error.ok()) {
+    handshake_failed_ = true;
+    s->CloseWithError(step.error);
+    return;
+  }
+  if (!step.send.empty()) s->Write(std::move(step.send));
+  if (!step.done) return;
+  handshake_.reset();
+  if (target_.tls) {
+    if (!client_->tls_) {
+      s->CloseWithError(Status::Error("no TLS context for " + target_.Origin()));
+      return;
+    }
+    phase_ = Phase::kTunnelTls;
+    if (Status st = s->StartTls(client_->tls_.get(), target_.host, std::move(step.leftover)); !st.ok()) {
+      s->CloseWithError(st);
+      return;
+    }
+    s->Write(request_);  // queued until the TLS handshake completes
+    return;
+  }
+  phase_ = Phase::kReady;
+  s->Write(request_);
+  // A plain provider cannot answer before the request; parse anything anyway.
+  if (!step.leftover.empty()) ParseResponse(s, step.leftover.data(), step.leftover.size());
+}
+
+void UpstreamCall::ParseResponse(Stream* s, const char* data, size_t len) {
   size_t off = 0;
   while (off < len) {
     size_t n = parser_.Feed(data + off, len - off);
@@ -77,6 +140,10 @@ void UpstreamCall::OnStreamData(Stream* s, const char* data, size_t len) {
 }
 
 void UpstreamCall::OnStreamEof(Stream* s) {
+  if (phase_ == Phase::kProxyHandshake) {
+    s->CloseWithError(Status::Error("the proxy closed the connection during the handshake"));
+    return;
+  }
   if (!finished_ && started_ && parser_.framing() == BodyFraming::kUntilClose) {
     parser_.FeedEof();
     Done(false);
@@ -96,7 +163,16 @@ void UpstreamCall::OnStreamClosed(Stream*, const Status& why) {
     client_->Connect(this);
     return;
   }
-  Fail(why.ok() ? Status::Error("connection to " + target_.Origin() + " closed") : why);
+  Status error = why.ok() ? Status::Error("connection to " + target_.Origin() + " closed") : why;
+  if (target_.proxy && !started_ && !handshake_failed_) {
+    // Name the route; the handshake's own errors already name the proxy.
+    // The password never appears (RedactedProxyUrl).
+    std::string via = RedactedProxyUrl(*target_.proxy);
+    error = Status::Error(phase_ == Phase::kProxyConnect || phase_ == Phase::kProxyHandshake
+                              ? "proxy " + via + ": " + error.message()
+                              : target_.Origin() + " via proxy " + via + ": " + error.message());
+  }
+  Fail(error);
 }
 
 void UpstreamCall::Fail(const Status& why) {
@@ -114,7 +190,7 @@ void UpstreamCall::Done(bool reusable) {
   Stream* s = stream_;
   stream_ = nullptr;
   if (s) {
-    if (reusable) client_->PutIdle(target_.Origin(), s);
+    if (reusable) client_->PutIdle(target_.PoolKey(), s);
     else {
       s->set_handler(nullptr);
       s->Close();
@@ -194,15 +270,21 @@ UpstreamCall* UpstreamClient::Start(const UpstreamTarget& target, std::string re
                                     UpstreamHandler* handler) {
   auto* call = new UpstreamCall(this, target, std::move(request), head_request, handler);
   ++active_;
-  if (Stream* s = TakeIdle(target.Origin())) call->Begin(s, true);
+  if (Stream* s = TakeIdle(target.PoolKey())) call->Begin(s, true, false);
   else Connect(call);
   return call;
 }
 
 void UpstreamClient::Connect(UpstreamCall* call) {
   const UpstreamTarget& t = call->target_;
+  if (t.proxy) {
+    // Plain TCP to the proxy; TLS to the provider starts once the tunnel is open.
+    Stream* s = Stream::Connect(loop_, t.proxy->host, t.proxy->port, nullptr, t.proxy->host, call);
+    call->Begin(s, false, true);
+    return;
+  }
   Stream* s = Stream::Connect(loop_, t.host, t.port, t.tls ? tls_.get() : nullptr, t.host, call);
-  call->Begin(s, false);
+  call->Begin(s, false, false);
 }
 
 void UpstreamClient::Finished(UpstreamCall* call) {

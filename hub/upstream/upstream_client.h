@@ -1,18 +1,23 @@
 // HTTP/1.1 client for provider calls: HTTPS verified against the system CA
 // bundle (or plain HTTP for local providers), with keep-alive connections
-// reused per origin. A call whose pooled connection turns out dead before any
-// response byte is retried once on a new connection.
+// reused per origin and proxy. A call whose pooled connection turns out dead
+// before any response byte is retried once on a new connection. With an
+// outbound proxy, a new connection is plain TCP to the proxy, a CONNECT or
+// SOCKS5 handshake (hub/upstream/proxy.h), then TLS to the provider on the
+// same socket.
 #pragma once
 #include <uv.h>
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/http.h"
 #include "common/net.h"
 #include "common/tls.h"
+#include "hub/upstream/proxy.h"
 
 namespace tether {
 
@@ -20,7 +25,12 @@ struct UpstreamTarget {
   bool tls = false;
   std::string host;
   int port = 0;
+  std::optional<ProxyUrl> proxy;  // tunnel through this proxy; none: connect directly
   std::string Origin() const { return (tls ? "https://" : "http://") + host + ":" + std::to_string(port); }
+  // Idle-pool key: the origin plus the whole proxy (credentials included, as
+  // two identities are two tunnels), so pooled connections never mix routes.
+  // Never logged.
+  std::string PoolKey() const;
 };
 
 class UpstreamHandler {
@@ -53,7 +63,13 @@ class UpstreamCall : public StreamHandler {
   friend class UpstreamClient;
   UpstreamCall(UpstreamClient* client, UpstreamTarget target, std::string request, bool head_request,
                UpstreamHandler* handler);
-  void Begin(Stream* stream, bool reused);
+  // Where a new connection through a proxy is; direct connections are kReady.
+  enum class Phase { kReady, kProxyConnect, kProxyHandshake, kTunnelTls };
+
+  // `tunnel`: `stream` is a new connection to target_.proxy.
+  void Begin(Stream* stream, bool reused, bool tunnel);
+  void OnTunnelData(Stream* s, const char* data, size_t len);
+  void ParseResponse(Stream* s, const char* data, size_t len);
   void Fail(const Status& why);
   void Done(bool reusable);
 
@@ -67,6 +83,9 @@ class UpstreamCall : public StreamHandler {
   bool started_ = false;
   bool finished_ = false;
   bool head_request_ = false;
+  Phase phase_ = Phase::kReady;
+  std::unique_ptr<ProxyHandshake> handshake_;
+  bool handshake_failed_ = false;  // the close carries the handshake's own message
   HttpParser parser_;
 };
 
