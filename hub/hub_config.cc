@@ -12,6 +12,7 @@ ApiFormat ProviderFormat(ProviderType type) {
     case ProviderType::kOpenAIResponses: return ApiFormat::kOpenAIResponses;
     case ProviderType::kAnthropic: return ApiFormat::kAnthropic;
     case ProviderType::kGemini: return ApiFormat::kGemini;
+    case ProviderType::kBedrock: return ApiFormat::kAnthropic;
   }
   return ApiFormat::kOpenAIChat;
 }
@@ -22,6 +23,7 @@ const char* ProviderTypeName(ProviderType type) {
     case ProviderType::kOpenAIResponses: return "openai-responses";
     case ProviderType::kAnthropic: return "anthropic";
     case ProviderType::kGemini: return "gemini";
+    case ProviderType::kBedrock: return "bedrock";
   }
   return "?";
 }
@@ -64,11 +66,43 @@ Result<ParsedUrl> ParseBaseUrl(const std::string& url) {
   return u;
 }
 
+// Bedrock's endpoint: "host", "host:port" or a URL without a path.
+// Without one, the regional endpoint over HTTPS.
+static void ReadBedrock(const ConfigNode& p, ProviderConfig* pc) {
+  pc->region = p.RequiredString("region");
+  pc->aws_access_key_id = p.String("aws_access_key_id", "");
+  pc->aws_secret_access_key = p.String("aws_secret_access_key", "");
+  pc->aws_session_token = p.String("aws_session_token", "");
+  pc->api_key = p.String("api_key", "");
+  for (char c : pc->region)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
+      p.ErrorAt("region", "expected an AWS region such as us-east-1");
+      break;
+    }
+  if (pc->api_key.empty() && (pc->aws_access_key_id.empty() || pc->aws_secret_access_key.empty()))
+    p.Error("bedrock needs aws_access_key_id and aws_secret_access_key, or api_key");
+  if (p.Has("base_url")) p.ErrorAt("base_url", "not used by bedrock; set region (and endpoint to override the host)");
+  std::string endpoint = p.String("endpoint", "");
+  if (endpoint.empty()) endpoint = "https://bedrock-runtime." + pc->region + ".amazonaws.com";
+  else if (endpoint.find("://") == std::string::npos) endpoint = "https://" + endpoint;
+  auto u = ParseBaseUrl(endpoint);
+  if (!u.ok()) {
+    p.ErrorAt("endpoint", u.status().message());
+    return;
+  }
+  if (!u->path.empty()) p.ErrorAt("endpoint", "expected a host or a URL without a path");
+  pc->base_url = endpoint;
+  pc->tls = u->tls;
+  pc->host = u->host;
+  pc->port = u->port;
+}
+
 static bool ParseProviderType(const std::string& s, ProviderType* out) {
   if (s == "openai") *out = ProviderType::kOpenAI;
   else if (s == "openai-responses") *out = ProviderType::kOpenAIResponses;
   else if (s == "anthropic") *out = ProviderType::kAnthropic;
   else if (s == "gemini") *out = ProviderType::kGemini;
+  else if (s == "bedrock") *out = ProviderType::kBedrock;
   else return false;
   return true;
 }
@@ -116,14 +150,20 @@ Result<HubConfig> LoadHubConfig(const std::string& path) {
   ConfigNode providers = root.Child("providers");
   for (int i = 0, n = providers.Size(); i < n; ++i) {
     ConfigNode p = providers.At(i);
-    p.CheckKeys({"id", "type", "base_url", "keys", "headers", "models", "model_globs"});
     ProviderConfig pc;
     pc.id = p.RequiredString("id");
     std::string type = p.RequiredString("type");
     if (!type.empty() && !ParseProviderType(type, &pc.type))
-      p.ErrorAt("type", "expected openai, openai-responses, anthropic or gemini, got \"" + type + "\"");
-    pc.base_url = p.RequiredString("base_url");
-    if (!pc.base_url.empty()) {
+      p.ErrorAt("type", "expected openai, openai-responses, anthropic, gemini or bedrock, got \"" + type + "\"");
+    if (pc.type == ProviderType::kBedrock) {
+      p.CheckKeys({"id", "type", "base_url", "keys", "headers", "models", "model_globs", "proxy", "region",
+                   "aws_access_key_id", "aws_secret_access_key", "aws_session_token", "api_key", "endpoint"});
+      ReadBedrock(p, &pc);
+    } else {
+      p.CheckKeys({"id", "type", "base_url", "keys", "headers", "models", "model_globs", "proxy"});
+      pc.base_url = p.RequiredString("base_url");
+    }
+    if (pc.type != ProviderType::kBedrock && !pc.base_url.empty()) {
       auto u = ParseBaseUrl(pc.base_url);
       if (!u.ok()) p.ErrorAt("base_url", u.status().message());
       else {
@@ -134,6 +174,11 @@ Result<HubConfig> LoadHubConfig(const std::string& path) {
       }
     }
     pc.keys = p.Strings("keys");
+    if (std::string proxy = p.String("proxy", ""); !proxy.empty()) {
+      auto parsed = ParseProxyUrl(proxy);
+      if (!parsed.ok()) p.ErrorAt("proxy", parsed.status().message());
+      else pc.proxy = std::move(parsed.value());
+    }
     ConfigNode headers = p.Child("headers");
     if (headers.IsObject()) {
       const cJSON* h;

@@ -2,6 +2,7 @@
 // UPSTREAM_TIMEOUT_SEC, DEBUG_LOG).
 #pragma once
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -9,10 +10,13 @@
 #include "common/config.h"
 #include "common/netmask.h"
 #include "common/status.h"
+#include "hub/upstream/proxy.h"
 
 namespace tether {
 
-enum class ProviderType { kOpenAI, kOpenAIResponses, kAnthropic, kGemini };
+// kBedrock: Amazon Bedrock InvokeModel for Anthropic models (speaks the
+// Anthropic Messages format; see hub/providers/bedrock.h).
+enum class ProviderType { kOpenAI, kOpenAIResponses, kAnthropic, kGemini, kBedrock };
 
 // The API format a provider type speaks.
 ApiFormat ProviderFormat(ProviderType type);
@@ -31,7 +35,16 @@ struct ProviderConfig {
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers to send
   std::vector<ModelEntry> models;
   std::vector<std::string> model_globs;  // e.g. "claude-*": route matching names here
-  // Parsed base_url.
+  // Outbound proxy ("http://[user:pass@]host:port" or "socks5://…"); log it
+  // only through RedactedProxyUrl.
+  std::optional<ProxyUrl> proxy;
+  // Bedrock: region, then either SigV4 credentials or a Bedrock API key
+  // (sent as Bearer). `endpoint` (host or URL) overrides
+  // bedrock-runtime.{region}.amazonaws.com; base_url is not used.
+  std::string region;
+  std::string aws_access_key_id, aws_secret_access_key, aws_session_token;
+  std::string api_key;
+  // Parsed base_url (Bedrock: the endpoint).
   bool tls = false;
   std::string host;
   int port = 0;

@@ -66,6 +66,82 @@ TEST(HubConfig, UnsetEnvVariableIsNamed) {
   EXPECT_NE(c.status().message().find("TETHER_SURELY_UNSET"), std::string::npos);
 }
 
+TEST(HubConfig, BedrockProvider) {
+  setenv("TETHER_TEST_AWS_SECRET", "s3cr3t", 1);
+  auto c = LoadHubConfig(WriteTemp(std::string("{") + kBase + R"(,"providers":[
+      {"id":"br","type":"bedrock","region":"us-west-2","aws_access_key_id":"AKIDEXAMPLE",
+       "aws_secret_access_key":"${TETHER_TEST_AWS_SECRET}","aws_session_token":"tok",
+       "models":[{"name":"us.anthropic.claude-sonnet-4-5-20250929-v1:0","alias":"claude-sonnet-4-5"}]},
+      {"id":"local","type":"bedrock","region":"us-east-1","api_key":"bedrock-key","endpoint":"http://127.0.0.1:9000"},
+      {"id":"vpc","type":"bedrock","region":"eu-central-1","api_key":"k","endpoint":"vpce-1.bedrock-runtime.eu-central-1.vpce.amazonaws.com"}]})"));
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  const ProviderConfig& br = c->providers[0];
+  EXPECT_EQ(br.type, ProviderType::kBedrock);
+  EXPECT_EQ(ProviderFormat(br.type), ApiFormat::kAnthropic);
+  EXPECT_STREQ(ProviderTypeName(br.type), "bedrock");
+  EXPECT_EQ(br.region, "us-west-2");
+  EXPECT_EQ(br.aws_secret_access_key, "s3cr3t");
+  EXPECT_EQ(br.aws_session_token, "tok");
+  EXPECT_TRUE(br.tls);
+  EXPECT_EQ(br.host, "bedrock-runtime.us-west-2.amazonaws.com");
+  EXPECT_EQ(br.port, 443);
+  EXPECT_EQ(br.models[0].alias, "claude-sonnet-4-5");
+  const ProviderConfig& local = c->providers[1];
+  EXPECT_FALSE(local.tls);
+  EXPECT_EQ(local.host, "127.0.0.1");
+  EXPECT_EQ(local.port, 9000);
+  EXPECT_EQ(local.api_key, "bedrock-key");
+  EXPECT_TRUE(c->providers[2].tls);
+  EXPECT_EQ(c->providers[2].host, "vpce-1.bedrock-runtime.eu-central-1.vpce.amazonaws.com");
+}
+
+TEST(HubConfig, BedrockErrors) {
+  auto load = [](const std::string& provider) {
+    return LoadHubConfig(WriteTemp(std::string("{") + kBase + R"(,"providers":[)" + provider + "]}"));
+  };
+  auto c = load(R"({"id":"b","type":"bedrock","region":"us-east-1","aws_access_key_id":"AKID"})");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("aws_secret_access_key"), std::string::npos) << c.status().message();
+  c = load(R"({"id":"b","type":"bedrock","api_key":"k"})");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("providers[0].region"), std::string::npos) << c.status().message();
+  c = load(R"({"id":"b","type":"bedrock","region":"US East","api_key":"k"})");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("providers[0].region"), std::string::npos) << c.status().message();
+  c = load(R"({"id":"b","type":"bedrock","region":"us-east-1","api_key":"k","base_url":"https://x"})");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("providers[0].base_url"), std::string::npos) << c.status().message();
+  c = load(R"({"id":"b","type":"bedrock","region":"us-east-1","api_key":"k","endpoint":"https://x/some/path"})");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("providers[0].endpoint"), std::string::npos) << c.status().message();
+  // Bedrock-only keys are typos elsewhere.
+  c = load(R"({"id":"o","type":"openai","base_url":"http://x","region":"us-east-1"})");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("region"), std::string::npos) << c.status().message();
+}
+
+TEST(HubConfig, ProviderProxy) {
+  auto c = LoadHubConfig(WriteTemp(std::string("{") + kBase + R"(,"providers":[
+      {"id":"a","type":"openai","base_url":"https://api.openai.com/v1","proxy":"http://user:pa%40ss@10.0.0.5:3128"},
+      {"id":"b","type":"bedrock","region":"us-east-1","api_key":"k","proxy":"socks5://127.0.0.1:1080"},
+      {"id":"c","type":"anthropic","base_url":"https://api.anthropic.com"}]})"));
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  ASSERT_TRUE(c->providers[0].proxy.has_value());
+  EXPECT_EQ(c->providers[0].proxy->kind, ProxyKind::kHttp);
+  EXPECT_EQ(c->providers[0].proxy->host, "10.0.0.5");
+  EXPECT_EQ(c->providers[0].proxy->port, 3128);
+  EXPECT_EQ(c->providers[0].proxy->password, "pa@ss");
+  ASSERT_TRUE(c->providers[1].proxy.has_value());
+  EXPECT_EQ(c->providers[1].proxy->kind, ProxyKind::kSocks5);
+  EXPECT_FALSE(c->providers[2].proxy.has_value());
+
+  c = LoadHubConfig(WriteTemp(std::string("{") + kBase +
+                              R"(,"providers":[{"id":"a","type":"openai","base_url":"http://x","proxy":"ftp://u:hunter2@p:1"}]})"));
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("providers[0].proxy"), std::string::npos) << c.status().message();
+  EXPECT_EQ(c.status().message().find("hunter2"), std::string::npos) << c.status().message();
+}
+
 TEST(ParseBaseUrl, Forms) {
   auto u = ParseBaseUrl("https://api.openai.com/v1");
   ASSERT_TRUE(u.ok());
