@@ -1,6 +1,7 @@
 #include "hub/gateway.h"
 
 #include <cstdio>
+#include <ctime>
 
 #include "common/log.h"
 #include "common/metrics.h"
@@ -268,11 +269,13 @@ void GatewayExchange::RunModel() {
   const ProviderConfig& p = config_->providers[provider_];
   provider_format_ = ProviderFormat(p.type);
   passthrough_ = provider_format_ == client_format_;
+  bedrock_ = p.type == ProviderType::kBedrock;
 
   switch (route_.endpoint) {
     case Endpoint::kCountTokens:
     case Endpoint::kGeminiCountTokens:
-      if (!passthrough_) {
+      // Bedrock's InvokeModel has no count_tokens route.
+      if (!passthrough_ || bedrock_) {
         CountTokensLocally();
         return;
       }
@@ -340,10 +343,20 @@ void GatewayExchange::RunModel() {
 
 void GatewayExchange::CallProvider(const std::string& path_and_query, std::string body, bool stream) {
   const ProviderConfig& p = config_->providers[provider_];
-  RequestHead req = BuildProviderHead(p, head_, path_and_query, body.size(), stream, request_id_);
-  std::string bytes = SerializeRequestHead(req);
-  bytes.append(body);
-  UpstreamTarget t{p.tls, p.host, p.port};
+  std::string bytes;
+  if (bedrock_) {
+    auto built = BuildBedrockProviderRequest(p, head_, upstream_model_, body, stream, std::time(nullptr));
+    if (!built.ok()) {
+      SendError(500, "provider " + p.id + ": " + built.status().message());
+      return;
+    }
+    bytes = std::move(built.value());
+  } else {
+    RequestHead req = BuildProviderHead(p, head_, path_and_query, body.size(), stream, request_id_);
+    bytes = SerializeRequestHead(req);
+    bytes.append(body);
+  }
+  UpstreamTarget t{p.tls, p.host, p.port, p.proxy};
   ArmTimer(static_cast<uint64_t>(config_->upstream_timeout_sec) * 1000);
   call_ = conn_->server()->upstream().Start(t, std::move(bytes), false, this);
 }
@@ -381,6 +394,7 @@ void GatewayExchange::OnTimeout() {
     OnUpstreamError(Status::Error("the provider went silent for " + std::to_string(config_->upstream_timeout_sec) + " s"), true);
     return;
   }
+  if (awaiting_first_event_ && silent >= kKeepAliveMs) StartStreamResponse();
   if (client_head_sent_ && stream_ && silent >= kKeepAliveMs) {
     if (encoder_) WriteChunk(encoder_->KeepAlive());
     else if (client_format_ == ApiFormat::kAnthropic) WriteChunk("event: ping\ndata: {\"type\": \"ping\"}\n\n");
@@ -391,7 +405,7 @@ void GatewayExchange::OnTimeout() {
     ArmTimer(kKeepAliveMs);
     return;
   }
-  ArmTimer(std::min(limit - silent, stream_ ? kKeepAliveMs - std::min(silent, kKeepAliveMs) + 1 : limit - silent));
+  ArmTimer(std::min(limit - silent, stream_ && (client_head_sent_ || awaiting_first_event_) ? kKeepAliveMs - std::min(silent, kKeepAliveMs) + 1 : limit - silent));
 }
 
 void GatewayExchange::OnUpstreamHead(const ResponseHead& head) {
@@ -399,9 +413,13 @@ void GatewayExchange::OnUpstreamHead(const ResponseHead& head) {
   upstream_headers_ = head.headers;
   first_byte_ms_ = last_upstream_ms_ = NowMs();
   if (head.status >= 300) return;  // error body is collected, then translated
-  if (stream_) {
-    if (client_format_ == ApiFormat::kGemini && !gemini_sse_) StartClientStream("application/json");
-    else StartClientStream("text/event-stream");
+  if (stream_ && bedrock_) {
+    // application/vnd.amazon.eventstream, whatever the head says.
+    eventstream_ = std::make_unique<EventStreamDecoder>();
+    awaiting_first_event_ = true;
+    ArmTimer(kKeepAliveMs);
+  } else if (stream_) {
+    StartStreamResponse();
     if (!passthrough_) {
       sse_ = std::make_unique<SseParser>([this](const SseEvent& e) { HandleStreamEvent(e); });
     }
@@ -418,7 +436,9 @@ void GatewayExchange::OnUpstreamBody(std::string_view data) {
     if (upstream_body_.size() < kMaxErrorBody) upstream_body_.append(data.substr(0, kMaxErrorBody - upstream_body_.size()));
     return;
   }
-  if (passthrough_) {
+  if (eventstream_) {
+    FeedBedrockStream(data);
+  } else if (passthrough_) {
     WriteChunk(data);
   } else if (stream_) {
     sse_->Feed(data);
@@ -433,6 +453,46 @@ void GatewayExchange::OnUpstreamBody(std::string_view data) {
     upstream_body_.append(data);
   }
   if (call_ && conn_->over_high_water()) call_->PauseReading();
+}
+
+void GatewayExchange::FeedBedrockStream(std::string_view data) {
+  std::vector<EventStreamMessage> messages;
+  Status decoded = eventstream_->Feed(data, &messages);
+  for (const EventStreamMessage& m : messages) {
+    BedrockStreamItem item = BedrockFrameToItem(m);
+    if (item.kind == BedrockStreamItem::Kind::kIgnored) continue;
+    if (item.kind == BedrockStreamItem::Kind::kError) {
+      EmitChunks();
+      BedrockStreamError(item.status, item.error_type + ": " + item.error_message);
+      return;
+    }
+    if (awaiting_first_event_) StartStreamResponse();
+    // The frames carry Anthropic's own events: an Anthropic client gets them
+    // as SSE unchanged, others through the Anthropic stream decoder.
+    if (passthrough_) WriteChunk(FormatSse(item.event.event, item.event.data));
+    else HandleStreamEvent(item.event);
+  }
+  if (!passthrough_) EmitChunks();
+  if (!decoded.ok()) {
+    if (call_) call_->Cancel();
+    OnUpstreamError(Status::Error("bedrock event stream: " + decoded.message()), true);
+  }
+}
+
+void GatewayExchange::BedrockStreamError(int status, const std::string& message) {
+  if (call_) call_->Cancel();
+  call_ = nullptr;
+  ++conn_->server()->stats().upstream_errors;
+  std::string text = "provider " + config_->providers[provider_].id + ": " + message;
+  LogWarn("hub", "request " + request_id_ + ": " + text);
+  if (!client_head_sent_) {  // before any event: a real HTTP error
+    awaiting_first_event_ = false;
+    SendError(status, text);
+    return;
+  }
+  if (encoder_) WriteChunk(encoder_->Error(status, text));
+  else WriteChunk(FormatSse("error", ApiErrorBody(ApiFormat::kAnthropic, status, text)));
+  EndClientStream();
 }
 
 void GatewayExchange::HandleStreamEvent(const SseEvent& event) {
@@ -454,7 +514,7 @@ void GatewayExchange::OnUpstreamComplete() {
     Headers extra;
     if (const std::string* ra = upstream_headers_.Get("Retry-After")) extra.Add("Retry-After", *ra);
     int status = upstream_status_;
-    if (passthrough_) {
+    if (passthrough_ && !bedrock_) {  // Bedrock errors are AWS JSON, not Anthropic
       std::string type(upstream_headers_.GetOr("Content-Type", "application/json"));
       if (const std::string* rid = head_.headers.Get("X-Request-Id")) (void)rid;
       conn_->Write(SimpleResponse(status, type, upstream_body_, &extra));
@@ -465,9 +525,14 @@ void GatewayExchange::OnUpstreamComplete() {
     }
     return;
   }
+  if (eventstream_ && !eventstream_->at_boundary()) {
+    OnUpstreamError(Status::Error("the Bedrock event stream ended inside a frame"), true);
+    return;
+  }
+  if (awaiting_first_event_) StartStreamResponse();
   if (stream_) {
     if (!passthrough_) {
-      sse_->Finish();
+      if (sse_) sse_->Finish();
       decoder_->Finish(&chunks_);
       EmitChunks();
       WriteChunk(encoder_->Finish());
@@ -512,6 +577,9 @@ std::string GatewayExchange::ProviderErrorMessage() const {
     if (message.empty()) message = JsonStrOr(parsed->get(), "message", "");
   }
   if (message.empty()) message = upstream_body_.substr(0, 300);
+  // Bedrock names the exception in a header: "ThrottlingException:http://…".
+  if (const std::string* type = upstream_headers_.Get("x-amzn-ErrorType"))
+    message = type->substr(0, type->find(':')) + (message.empty() ? "" : ": " + message);
   return "provider " + config_->providers[provider_].id + " answered " + std::to_string(upstream_status_) +
          (message.empty() ? "" : ": " + message);
 }
@@ -537,6 +605,12 @@ void GatewayExchange::OnUpstreamError(const Status& why, bool started) {
     else WriteChunk(FormatSseData(body));
   }
   EndClientStream();
+}
+
+void GatewayExchange::StartStreamResponse() {
+  awaiting_first_event_ = false;
+  if (client_format_ == ApiFormat::kGemini && !gemini_sse_) StartClientStream("application/json");
+  else StartClientStream("text/event-stream");
 }
 
 void GatewayExchange::StartClientStream(const char* content_type) {

@@ -13,6 +13,7 @@
 #include "common/sse.h"
 #include "hub/formats/translate.h"
 #include "hub/hub_config.h"
+#include "hub/providers/aws_eventstream.h"
 #include "hub/router.h"
 #include "hub/upstream/upstream_client.h"
 
@@ -52,6 +53,9 @@ class GatewayExchange : public UpstreamHandler {
   void SendError(int status, const std::string& message, const Headers* extra = nullptr);
   void SendJson(int status, const std::string& body, const Headers* extra = nullptr);
   void StartClientStream(const char* content_type);
+  void StartStreamResponse();  // the client's stream head, in its format
+  void FeedBedrockStream(std::string_view data);
+  void BedrockStreamError(int status, const std::string& message);
   void WriteChunk(std::string_view data);
   void EndClientStream();
   void HandleStreamEvent(const SseEvent& event);
@@ -79,6 +83,11 @@ class GatewayExchange : public UpstreamHandler {
   bool stream_ = false;
   bool passthrough_ = true;
   bool gemini_sse_ = true;
+  bool bedrock_ = false;
+  // Bedrock streams: the client's head waits for the first event, so an
+  // exception frame before any event still gets its own HTTP status.
+  bool awaiting_first_event_ = false;
+  std::unique_ptr<EventStreamDecoder> eventstream_;
 
   UpstreamCall* call_ = nullptr;
   int upstream_status_ = 0;

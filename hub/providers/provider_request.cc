@@ -1,6 +1,7 @@
 #include "hub/providers/provider_request.h"
 
 #include "common/json.h"
+#include "hub/providers/bedrock.h"
 
 namespace tether {
 
@@ -45,6 +46,9 @@ std::string ProviderPath(const ProviderConfig& p, Endpoint endpoint, const std::
       } else path += ":generateContent";
       break;
     }
+    case ProviderType::kBedrock:
+      // The model is a path segment and every endpoint is a Messages call.
+      return BedrockPath(model, stream);
   }
   return query.empty() ? path : path + "?" + query;
 }
@@ -88,10 +92,47 @@ RequestHead BuildProviderHead(const ProviderConfig& p, const RequestHead& client
     case ProviderType::kGemini:
       if (!key.empty()) h.headers.Add("x-goog-api-key", key);
       break;
+    case ProviderType::kBedrock:
+      break;  // signed per request: BuildBedrockProviderRequest
   }
   for (const auto& [k, v] : p.headers) h.headers.Set(k, v);
   if (h.method == "POST") h.headers.Add("Content-Length", std::to_string(body_size));
   return h;
+}
+
+static std::string HostHeader(const ProviderConfig& p) {
+  bool default_port = (p.tls && p.port == 443) || (!p.tls && p.port == 80);
+  std::string host = p.host.find(':') != std::string::npos ? "[" + p.host + "]" : p.host;
+  return default_port ? host : host + ":" + std::to_string(p.port);
+}
+
+Result<std::string> BuildBedrockProviderRequest(const ProviderConfig& p, const RequestHead& client,
+                                                const std::string& model_id, std::string_view anthropic_body,
+                                                bool stream, time_t now) {
+  BedrockAuth auth;
+  auth.api_key = p.api_key;
+  auth.aws = {p.aws_access_key_id, p.aws_secret_access_key, p.aws_session_token};
+  BedrockTarget target;
+  target.region = p.region;
+  target.model_id = model_id;
+  target.stream = stream;
+  // The Host header is signed, so it is exactly what goes on the wire.
+  target.host = HostHeader(p);
+  std::string beta;
+  for (const auto& [k, v] : client.headers.list())
+    if (EqualsIgnoreCase(k, "anthropic-beta")) beta += (beta.empty() ? "" : ",") + v;
+  auto req = BuildBedrockRequest(auth, target, anthropic_body, beta, now);
+  if (!req.ok()) return req.status();
+  RequestHead h;
+  h.method = req->method;
+  h.target = req->path;
+  for (auto& [k, v] : req->headers) h.headers.Add(k, v);
+  for (const auto& [k, v] : p.headers)
+    if (!h.headers.Get(k)) h.headers.Add(k, v);
+  h.headers.Add("Content-Length", std::to_string(req->body.size()));
+  std::string out = SerializeRequestHead(h);
+  out += req->body;
+  return out;
 }
 
 std::string ReplaceModelField(const std::string& json, const std::string& model) {

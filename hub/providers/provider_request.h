@@ -1,6 +1,7 @@
 // Executors: how a request for each provider type is addressed and
 // authenticated. Pure functions over config and headers.
 #pragma once
+#include <ctime>
 #include <string>
 #include <string_view>
 
@@ -16,6 +17,7 @@ namespace tether {
 //   anthropic:        {prefix}/v1/messages, /v1/messages/count_tokens
 //   gemini:           {prefix}/v1beta/models/{model}:generateContent |
 //                     :streamGenerateContent?alt=sse | :countTokens | :embedContent
+//   bedrock:          /model/{model percent-encoded}/invoke | /invoke-with-response-stream
 // `client_query` is appended for passthrough (e.g. Anthropic ?beta=true),
 // minus any "key" parameter, which is the client's secret.
 std::string ProviderPath(const ProviderConfig& p, Endpoint endpoint, const std::string& model, bool stream,
@@ -25,6 +27,15 @@ std::string ProviderPath(const ProviderConfig& p, Endpoint endpoint, const std::
 // forwarding and edge headers, plus the provider's own credentials.
 RequestHead BuildProviderHead(const ProviderConfig& p, const RequestHead& client, const std::string& path_and_query,
                               size_t body_size, bool stream, const std::string& request_id);
+
+// The whole Bedrock request (head + body) for an Anthropic Messages body:
+// InvokeModel, or InvokeModelWithResponseStream when `stream`, on `model_id`,
+// signed with SigV4 at `now` or carrying the Bedrock API key. The client's
+// anthropic-beta header moves into the body; no other client header is
+// forwarded (Bedrock is AWS, not Anthropic). REQUIRES: p.type is kBedrock.
+Result<std::string> BuildBedrockProviderRequest(const ProviderConfig& p, const RequestHead& client,
+                                                const std::string& model_id, std::string_view anthropic_body,
+                                                bool stream, time_t now);
 
 // Rewrites the top-level "model" string of a JSON object in place, without
 // re-serialising anything else. Returns the text unchanged when there is no
