@@ -29,6 +29,7 @@
 
 #include "common/json.h"
 #include "common/sse.h"
+#include "hub/providers/aws_eventstream.h"
 
 namespace mock {
 
@@ -602,6 +603,76 @@ inline std::vector<std::string> MessagesSteps(const Conversation& c, const Answe
   tail += event("message_stop", JsonNewObj());
   steps.back() += tail;
   return steps;
+}
+
+// ---- Amazon Bedrock (InvokeModel for Anthropic models) ----
+// Non-stream: the Anthropic Messages body (MessagesBody). Stream: the
+// Anthropic events of MessagesSteps, each one an AWS event-stream "chunk"
+// frame {"bytes":"<base64 event JSON>"}; step boundaries are kept, so
+// interval and reset_after behave as for the other APIs.
+
+inline std::string Base64(std::string_view in) {
+  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  for (size_t k = 0; k < in.size(); k += 3) {
+    auto byte = [&](size_t i) { return i < in.size() ? static_cast<uint32_t>(static_cast<unsigned char>(in[i])) : 0u; };
+    uint32_t n = byte(k) << 16 | byte(k + 1) << 8 | byte(k + 2);
+    out += kAlphabet[n >> 18 & 63];
+    out += kAlphabet[n >> 12 & 63];
+    out += k + 1 < in.size() ? kAlphabet[n >> 6 & 63] : '=';
+    out += k + 2 < in.size() ? kAlphabet[n & 63] : '=';
+  }
+  return out;
+}
+
+inline std::string BedrockChunkFrame(const std::string& event_json) {
+  tether::EventStreamMessage m;
+  m.headers = {{":event-type", tether::EventStreamHeaderType::kString, "chunk"},
+               {":content-type", tether::EventStreamHeaderType::kString, "application/json"},
+               {":message-type", tether::EventStreamHeaderType::kString, "event"}};
+  JsonPtr payload = JsonNewObj();
+  JsonAddStr(payload.get(), "bytes", Base64(event_json));
+  JsonAddStr(payload.get(), "p", "abcdefgh");  // Bedrock pads chunks against length analysis
+  m.payload = PrintJson(payload.get());
+  return tether::EncodeEventStreamMessage(m);
+}
+
+// An exception frame, e.g. type "throttlingException".
+inline std::string BedrockExceptionFrame(const std::string& type, const std::string& message) {
+  tether::EventStreamMessage m;
+  m.headers = {{":exception-type", tether::EventStreamHeaderType::kString, type},
+               {":content-type", tether::EventStreamHeaderType::kString, "application/json"},
+               {":message-type", tether::EventStreamHeaderType::kString, "exception"}};
+  JsonPtr payload = JsonNewObj();
+  JsonAddStr(payload.get(), "message", message);
+  m.payload = PrintJson(payload.get());
+  return tether::EncodeEventStreamMessage(m);
+}
+
+inline std::vector<std::string> BedrockSteps(const Conversation& c, const Answer& a) {
+  std::vector<std::string> steps;
+  for (const std::string& sse : MessagesSteps(c, a)) {
+    std::string frames;
+    tether::SseParser parser([&](const tether::SseEvent& e) { frames += BedrockChunkFrame(e.data); });
+    parser.Feed(sse);
+    parser.Finish();
+    steps.push_back(std::move(frames));
+  }
+  return steps;
+}
+
+// The x-amzn-ErrorType Bedrock sends with an HTTP error status.
+inline const char* BedrockErrorType(int status) {
+  switch (status) {
+    case 400: return "ValidationException";
+    case 403: return "AccessDeniedException";
+    case 404: return "ResourceNotFoundException";
+    case 408: return "ModelTimeoutException";
+    case 424: return "ModelErrorException";
+    case 429: return "ThrottlingException";
+    case 503: return "ServiceUnavailableException";
+    default: return "InternalServerException";
+  }
 }
 
 // ---- Gemini ----

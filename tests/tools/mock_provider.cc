@@ -1,8 +1,9 @@
 // mock_provider: a single-threaded libuv HTTP/1.1 server that impersonates
 // OpenAI (chat/completions, responses, embeddings, models), Anthropic
-// (messages, count_tokens) and Gemini (generateContent,
-// streamGenerateContent, countTokens, models) for end-to-end tests and
-// benchmarks. Reply contents and usage numbers are described in
+// (messages, count_tokens), Gemini (generateContent,
+// streamGenerateContent, countTokens, models) and Amazon Bedrock
+// (POST /model/{id}/invoke and /invoke-with-response-stream, Anthropic
+// bodies, AWS event-stream frames) for end-to-end tests and benchmarks. Reply contents and usage numbers are described in
 // mock_formats.h.
 //
 //   mock_provider --port N [--host 127.0.0.1] [--key EXPECTED_KEY]
@@ -24,6 +25,15 @@
 //   garbage=1      200 application/json with a body that is not JSON
 //   truncate=1     chunked body without its last chunk, then close
 //   bytes=N        pad every delta to about N bytes
+//   exception=TYPE Bedrock stream: after `exception_after` steps (default 0)
+//                  send an exception frame of TYPE (e.g. throttlingException)
+//                  and end the response
+// Bedrock: the model id (percent-decoded from the path) carries the '@'
+// suffix; requests need `Authorization: AWS4-HMAC-SHA256 Credential=…/
+// bedrock/aws4_request, SignedHeaders=…, Signature=…` (the signature is not
+// checked) or, with --key, `Bearer KEY`; the body must have
+// anthropic_version and no model or stream. Errors are AWS JSON
+// {"message"} with x-amzn-ErrorType.
 // Replies carry the provider's own request id header (OpenAI x-request-id,
 // Anthropic request-id), as the real APIs do.
 // Test endpoints: GET /_mock/requests (the last 50 requests: method, path,
@@ -34,6 +44,7 @@
 // being sent (streams in progress).
 #include <uv.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -67,6 +78,8 @@ struct Controls {
   bool garbage = false;
   bool truncate = false;
   int bytes = 0;
+  std::string exception;  // Bedrock stream exception type
+  int exception_after = 0;
 
   void Set(std::string key, const std::string& value) {
     for (char& ch : key) {
@@ -83,6 +96,8 @@ struct Controls {
     else if (key == "garbage") garbage = v != 0;
     else if (key == "truncate") truncate = v != 0;
     else if (key == "bytes") bytes = v;
+    else if (key == "exception") exception = value;
+    else if (key == "exception_after") exception_after = v;
   }
 
   // "chunks=20,interval=50" (after the '@' of a model name).
@@ -111,14 +126,18 @@ struct Controls {
 
 enum class Api {
   kChat, kResponses, kEmbeddings, kOpenAIModels, kMessages, kCountTokens,
-  kGeminiGenerate, kGeminiStream, kGeminiCount, kGeminiModels, kNotFound
+  kGeminiGenerate, kGeminiStream, kGeminiCount, kGeminiModels, kBedrockInvoke, kBedrockStream, kNotFound
 };
+
+bool IsBedrock(Api api) { return api == Api::kBedrockInvoke || api == Api::kBedrockStream; }
 
 ApiFormat FormatOf(Api api) {
   switch (api) {
     case Api::kResponses: return ApiFormat::kOpenAIResponses;
     case Api::kMessages:
-    case Api::kCountTokens: return ApiFormat::kAnthropic;
+    case Api::kCountTokens:
+    case Api::kBedrockInvoke:
+    case Api::kBedrockStream: return ApiFormat::kAnthropic;
     case Api::kGeminiGenerate:
     case Api::kGeminiStream:
     case Api::kGeminiCount:
@@ -178,6 +197,16 @@ Api RouteGemini(const std::string& method, std::string_view rest, std::string* g
 Api Route(const RequestHead& head, std::string* gemini_model) {
   const std::string& method = head.method;
   std::string_view path = head.Path();
+  if (path.substr(0, 7) == "/model/") {  // Bedrock: /model/{id}/{verb}, id percent-encoded
+    std::string_view rest = path.substr(7);
+    size_t slash = rest.rfind('/');
+    if (method != "POST" || slash == std::string_view::npos) return Api::kNotFound;
+    *gemini_model = PercentDecode(rest.substr(0, slash));
+    std::string_view verb = rest.substr(slash + 1);
+    if (verb == "invoke") return Api::kBedrockInvoke;
+    if (verb == "invoke-with-response-stream") return Api::kBedrockStream;
+    return Api::kNotFound;
+  }
   size_t p = path.find("/v1beta/");
   if (p != std::string_view::npos) {
     std::string_view rest = path.substr(p + 8);
@@ -306,15 +335,40 @@ Reply JsonReply(int status, std::string body) {
 }
 
 Reply MockServer::Error(Api api, int status, const std::string& message) {
+  if (IsBedrock(api)) {
+    JsonPtr body = JsonNewObj();
+    JsonAddStr(body.get(), "message", message);
+    Reply r = JsonReply(status, PrintJson(body.get()));
+    r.headers.Add("x-amzn-ErrorType",
+                  std::string(mock::BedrockErrorType(status)) + ":http://internal.amazon.com/coral/com.amazon.bedrock/");
+    return r;
+  }
   Reply r = JsonReply(status, ApiErrorBody(FormatOf(api), status, message));
   if (status == 429) r.headers.Add("Retry-After", "1");
   return r;
 }
 
+// The shape of a SigV4 Authorization header for Bedrock; the signature
+// value itself is not checked (the mock has no secret).
+bool LooksLikeSigV4(std::string_view auth) {
+  if (auth.substr(0, 17) != "AWS4-HMAC-SHA256 ") return false;
+  size_t cred = auth.find("Credential=");
+  size_t scope = auth.find("/bedrock/aws4_request");
+  size_t signed_headers = auth.find("SignedHeaders=");
+  size_t sig = auth.find("Signature=");
+  return cred != std::string_view::npos && scope != std::string_view::npos && cred < scope &&
+         signed_headers != std::string_view::npos && sig != std::string_view::npos &&
+         auth.size() >= sig + 10 + 64;
+}
+
 bool MockServer::Authorized(Api api, const RequestHead& head) const {
-  if (key_.empty()) return true;
   const Headers& h = head.headers;
   std::string_view auth = h.GetOr("authorization", "");
+  if (IsBedrock(api)) {
+    if (LooksLikeSigV4(auth)) return h.Get("x-amz-date") != nullptr;
+    return auth.size() > 7 && EqualsIgnoreCase(auth.substr(0, 7), "Bearer ") && (key_.empty() || auth.substr(7) == key_);
+  }
+  if (key_.empty()) return true;
   bool bearer_ok = auth.size() > 7 && EqualsIgnoreCase(auth.substr(0, 7), "Bearer ") && auth.substr(7) == key_;
   switch (FormatOf(api)) {
     case ApiFormat::kAnthropic:
@@ -460,6 +514,12 @@ Reply MockServer::Generate(Api api, const RequestHead& head, const std::string& 
     case Api::kChat: c = mock::ReadChat(json); break;
     case Api::kResponses: c = mock::ReadResponses(json); break;
     case Api::kMessages: c = mock::ReadMessages(json); break;
+    case Api::kBedrockInvoke:
+    case Api::kBedrockStream:
+      c = mock::ReadMessages(json);
+      c.model = gemini_model;
+      c.stream = api == Api::kBedrockStream;
+      break;
     default: {
       bool stream = api == Api::kGeminiStream;
       c = mock::ReadGemini(json, gemini_model, stream);
@@ -471,7 +531,8 @@ Reply MockServer::Generate(Api api, const RequestHead& head, const std::string& 
     switch (api) {
       case Api::kChat: r.body = mock::ChatBody(c, a); break;
       case Api::kResponses: r.body = mock::ResponsesBody(c, a); break;
-      case Api::kMessages: r.body = mock::MessagesBody(c, a); break;
+      case Api::kMessages:
+      case Api::kBedrockInvoke: r.body = mock::MessagesBody(c, a); break;
       default: r.body = mock::GeminiBody(c, a);
     }
     return r;
@@ -482,6 +543,14 @@ Reply MockServer::Generate(Api api, const RequestHead& head, const std::string& 
     case Api::kChat: r.steps = mock::ChatSteps(c, a); break;
     case Api::kResponses: r.steps = mock::ResponsesSteps(c, a); break;
     case Api::kMessages: r.steps = mock::MessagesSteps(c, a); break;
+    case Api::kBedrockStream:
+      r.content_type = "application/vnd.amazon.eventstream";
+      r.steps = mock::BedrockSteps(c, a);
+      if (!ctl->exception.empty()) {
+        r.steps.resize(std::min(r.steps.size(), static_cast<size_t>(std::max(ctl->exception_after, 0))));
+        r.steps.push_back(mock::BedrockExceptionFrame(ctl->exception, "mock: " + ctl->exception + " requested"));
+      }
+      break;
     default: {
       bool sse = QueryParam(head.Query(), "alt") == "sse";
       if (!sse) r.content_type = "application/json";
@@ -513,7 +582,8 @@ Reply MockServer::Answer(const RequestHead& head, const std::string& body, Contr
   // Providers name their own request ids; a relay must not let them replace
   // the X-Request-Id it echoes to its client.
   ApiFormat f = FormatOf(api);
-  if (f == ApiFormat::kAnthropic) r.headers.Add("request-id", "req_mock_" + std::to_string(requests));
+  if (IsBedrock(api)) r.headers.Add("x-amzn-RequestId", "req_mock_" + std::to_string(requests));
+  else if (f == ApiFormat::kAnthropic) r.headers.Add("request-id", "req_mock_" + std::to_string(requests));
   else if (f != ApiFormat::kGemini) r.headers.Add("x-request-id", "req_mock_" + std::to_string(requests));
   return r;
 }
@@ -522,7 +592,11 @@ Reply MockServer::Dispatch(Api api, const RequestHead& head, const std::string& 
                            Controls* ctl) {
   if (api == Api::kNotFound)
     return Error(api, 404, "mock: no route for " + head.method + " " + std::string(head.Path()));
-  if (!Authorized(api, head)) return Error(api, 401, "mock: invalid or missing API key");
+  if (!Authorized(api, head)) {
+    // AWS answers a missing or malformed signature with 403.
+    return IsBedrock(api) ? Error(api, 403, "mock: missing or malformed AWS SigV4 Authorization")
+                          : Error(api, 401, "mock: invalid or missing API key");
+  }
 
   if (api == Api::kOpenAIModels) return head.headers.Get("x-api-key") ? AnthropicModels() : OpenAIModels();
   if (api == Api::kGeminiModels) return GeminiModels();
@@ -530,9 +604,17 @@ Reply MockServer::Dispatch(Api api, const RequestHead& head, const std::string& 
   auto parsed = ParseJson(body);
   if (!parsed.ok()) return Error(api, 400, "mock: request body is not JSON: " + parsed.status().message());
   const cJSON* json = parsed->get();
-  std::string model = api == Api::kGeminiGenerate || api == Api::kGeminiStream || api == Api::kGeminiCount
+  std::string model = api == Api::kGeminiGenerate || api == Api::kGeminiStream || api == Api::kGeminiCount ||
+                              IsBedrock(api)
                           ? gemini_model
                           : JsonStrOr(json, "model", "");
+  if (IsBedrock(api)) {
+    // What InvokeModel accepts for Anthropic models.
+    if (JsonStrOr(json, "anthropic_version", "") != "bedrock-2023-05-31")
+      return Error(api, 400, "mock: anthropic_version bedrock-2023-05-31 is required");
+    if (JsonGet(json, "model") || JsonGet(json, "stream"))
+      return Error(api, 400, "mock: extraneous key [model/stream] is not permitted");
+  }
   ctl->ParseSuffix(model);
   ctl->ParseHeaders(head.headers);
 
