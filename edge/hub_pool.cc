@@ -58,13 +58,13 @@ void HubLink::OnStreamClosed(Stream*, const Status& why) {
   State was = state_;
   state_ = State::kClosed;
   stream_ = nullptr;
-  if (was == State::kConnecting) pool_->LinkFailed(this, why);
+  if (was == State::kConnecting && pool_) pool_->LinkFailed(this, why);
   if (user_) {
     LinkUser* u = user_;
     user_ = nullptr;
     u->OnLinkClosed(this, why.ok() ? Status::Error("hub link closed") : why);
   }
-  pool_->LinkClosed(this);
+  if (pool_) pool_->LinkClosed(this);
   delete this;
 }
 
@@ -129,9 +129,14 @@ void HubPool::Stop() {
     });
     timer_ = nullptr;
   }
-  std::vector<HubLink*> links = links_;
-  for (HubLink* l : links)
+  // Links close asynchronously; detach them so their close callbacks never
+  // reach a pool that may be destroyed by then.
+  std::vector<HubLink*> links = std::move(links_);
+  links_.clear();
+  for (HubLink* l : links) {
+    l->pool_ = nullptr;
     if (l->stream_) l->stream_->Close();
+  }
   while (!waiters_.empty()) {
     LinkWaiter* w = waiters_.front().waiter;
     waiters_.pop_front();

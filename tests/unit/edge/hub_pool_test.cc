@@ -175,7 +175,7 @@ TEST_F(HubPoolTest, WarmsRefillsPingsLosesAndRecovers) {
 
   pool.Stop();
   again.Shutdown();
-  ASSERT_TRUE(RunUntil(&loop_, [&] { return again.open() == 0; }, 2000));
+  ASSERT_TRUE(RunUntil(&loop_, [&] { return again.open() == 0 && hub.open() == 0; }, 2000));
 }
 
 TEST_F(HubPoolTest, WrongCaNeverBecomesHealthy) {
@@ -196,6 +196,7 @@ TEST_F(HubPoolTest, WrongCaNeverBecomesHealthy) {
   EXPECT_NE(pool.hubs()[0].last_error.find("verif"), std::string::npos) << pool.hubs()[0].last_error;
   pool.Stop();
   hub.Shutdown();
+  ASSERT_TRUE(RunUntil(&loop_, [&] { return hub.open() == 0; }, 2000));
 }
 
 
@@ -236,7 +237,7 @@ TEST_F(HubPoolTest, FailsOverToTheSecondHubAndReturnsToTheFirst) {
   pool.Stop();
   first.Shutdown();
   second.Shutdown();
-  ASSERT_TRUE(RunUntil(&loop_, [&] { return first.open() == 0; }, 2000));
+  ASSERT_TRUE(RunUntil(&loop_, [&] { return first.open() == 0 && second.open() == 0; }, 2000));
 }
 
 }  // namespace
