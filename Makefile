@@ -98,7 +98,13 @@ test: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/unit_tests
 	@tests/run_all.sh $(BUILD)
 
+e2e: deps
+	@$(MAKE) --no-print-directory all
+	TETHER_BUILD=$(BUILD) node --test --test-reporter=spec tests/e2e/
+
+# Benchmarks (not tests): direct vs an nginx relay pair vs Tether, on loopback.
 bench: deps
+	@command -v nginx >/dev/null || apt-get install -y -q nginx-light
 	@$(MAKE) --no-print-directory all
 	@tests/bench/run.sh $(BUILD)
 
