@@ -67,11 +67,35 @@ bool GatewayExchange::AddBody(std::string_view data) {
 }
 
 void GatewayExchange::Cancel() {
+  if (finished_) return;
   finished_ = true;
   if (call_) {
     call_->Cancel();
     call_ = nullptr;
   }
+  // The client (or its edge link) went away first; still one log line, with
+  // nginx's 499 convention when nothing had been answered yet.
+  if (!status_sent_) status_sent_ = 499;
+  LogRequest(" outcome=client_closed");
+}
+
+void GatewayExchange::LogRequest(const char* outcome) {
+  if (route_.endpoint == Endpoint::kPing) return;
+  uint64_t now = NowMs();
+  auto or_dash = [](const std::string& v) { return v.empty() ? std::string("-") : v; };
+  std::string line;
+  line.reserve(256);
+  line.append("id=").append(request_id_);
+  line.append(" tenant=").append(or_dash(route_.uid));
+  line.append(" key=").append(or_dash(client_key_name_));
+  line.append(" model=").append(or_dash(requested_model_));
+  line.append(" provider=").append(provider_ >= 0 ? config_->providers[provider_].id : "-");
+  line.append(" status=").append(std::to_string(status_sent_));
+  line.append(" bytes=").append(std::to_string(bytes_out_));
+  line.append(" ttfb_ms=").append(first_byte_ms_ ? std::to_string(first_byte_ms_ - started_ms_) : "-");
+  line.append(" total_ms=").append(std::to_string(now - started_ms_));
+  line.append(outcome);
+  LogInfo("request", line);
 }
 
 void GatewayExchange::OnClientDrained() {
@@ -670,19 +694,7 @@ void GatewayExchange::Finish(bool close_connection) {
   if (status_sent_ >= 500) ++st.responses_5xx;
   else if (status_sent_ >= 400) ++st.responses_4xx;
   else ++st.responses_2xx;
-  if (route_.endpoint != Endpoint::kPing) {
-    uint64_t now = NowMs();
-    char line[512];
-    std::snprintf(line, sizeof line, "id=%s tenant=%s key=%s model=%s provider=%s status=%d bytes=%llu ttfb_ms=%lld total_ms=%llu",
-                  request_id_.c_str(), route_.uid.empty() ? "-" : route_.uid.c_str(),
-                  client_key_name_.empty() ? "-" : client_key_name_.c_str(),
-                  requested_model_.empty() ? "-" : requested_model_.c_str(),
-                  provider_ >= 0 ? config_->providers[provider_].id.c_str() : "-", status_sent_,
-                  static_cast<unsigned long long>(bytes_out_),
-                  first_byte_ms_ ? static_cast<long long>(first_byte_ms_ - started_ms_) : -1LL,
-                  static_cast<unsigned long long>(now - started_ms_));
-    LogInfo("request", line);
-  }
+  LogRequest("");
   conn_->ExchangeDone(close_connection);
 }
 

@@ -62,6 +62,7 @@ class GatewayExchange : public UpstreamHandler {
   void EmitChunks();
   void FinishNonStream();
   void Finish(bool close_connection);
+  void LogRequest(const char* outcome);  // one line per request, no secrets
   void ArmTimer(uint64_t ms);
   static void OnTimer(uv_timer_t* t) noexcept;
   void OnTimeout();
