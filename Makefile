@@ -43,7 +43,7 @@ LIBEDGE   := $(BUILD)/libedge.a
 LIBHUB    := $(BUILD)/libhub.a
 TOOLS     := $(patsubst tests/tools/%.cc,$(BUILD)/%,$(TOOL_SRCS))
 
-.PHONY: all deps run test unit e2e bench fuzz soak clean install uninstall
+.PHONY: all deps run test unit e2e bench load fuzz soak clean install uninstall
 all: $(BUILD)/edge $(BUILD)/hub $(TOOLS)
 
 # Installs only what is missing, so a machine that has everything is not touched.
@@ -101,6 +101,14 @@ test: deps
 e2e: deps
 	@$(MAKE) --no-print-directory all
 	TETHER_BUILD=$(BUILD) node --test --test-reporter=spec tests/e2e/
+
+# 1,000 concurrent streams for 60 s, and a 30-minute mixed soak (not tests).
+load: deps
+	@$(MAKE) --no-print-directory all
+	TETHER_BUILD=$(BUILD) node tests/bench/load.mjs --streams 1000 --seconds 60
+soak: deps
+	@$(MAKE) --no-print-directory all
+	TETHER_BUILD=$(BUILD) node tests/bench/load.mjs --soak --seconds 1800
 
 # Benchmarks (not tests): direct vs an nginx relay pair vs Tether, on loopback.
 bench: deps

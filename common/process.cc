@@ -1,5 +1,7 @@
 #include "common/process.h"
 
+#include <sys/resource.h>
+
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -29,6 +31,14 @@ CommandLine ParseCommandLine(int argc, char** argv) {
     }
   }
   return c;
+}
+
+void RaiseFileLimit() {
+  rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
 }
 
 SignalWatcher::SignalWatcher(uv_loop_t* loop, std::function<void()> on_stop, std::function<void()> on_reload)

@@ -19,6 +19,10 @@ struct CommandLine {
 };
 CommandLine ParseCommandLine(int argc, char** argv);
 
+// Raises the soft open-files limit to the hard limit: each relayed request
+// holds two sockets, and the usual soft limit of 1024 caps a relay at ~500.
+void RaiseFileLimit();
+
 // Runs on the loop thread. on_stop is called once for SIGTERM or SIGINT (a
 // second one exits at once); on_reload for every SIGHUP.
 class SignalWatcher {

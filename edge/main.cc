@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (config->debug_log) SetLogLevel(LogLevel::kDebug);
+  RaiseFileLimit();
 
   uv_loop_t* loop = uv_default_loop();
   EdgeServer server(loop, *config);
