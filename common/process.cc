@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "common/metrics.h"
+
 namespace tether {
 
 CommandLine ParseCommandLine(int argc, char** argv) {
@@ -74,6 +76,30 @@ void SignalWatcher::OnSignal(uv_signal_t* s, int signum) noexcept {
   }
   if (++self->stops_ > 1) std::_Exit(1);
   if (self->on_stop_) self->on_stop_();
+}
+
+Drainer::Drainer(uv_loop_t* loop, uint64_t deadline_ms, std::function<uint64_t()> in_flight,
+                 std::function<void()> stopped)
+    : timer_(new uv_timer_t), deadline_ms_(deadline_ms), in_flight_(std::move(in_flight)), stopped_(std::move(stopped)) {
+  uv_timer_init(loop, timer_);
+  timer_->data = this;
+}
+
+Drainer::~Drainer() {
+  uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_timer_t*>(h); });
+}
+
+void Drainer::Start() {
+  started_ms_ = NowMs();
+  uv_timer_start(timer_, OnTick, 0, 100);
+}
+
+void Drainer::OnTick(uv_timer_t* t) noexcept {
+  auto* self = static_cast<Drainer*>(t->data);
+  if (self->in_flight_() > 0 && NowMs() - self->started_ms_ <= self->deadline_ms_) return;
+  uv_timer_stop(t);
+  if (self->stopped_) self->stopped_();
+  uv_stop(t->loop);
 }
 
 }  // namespace tether

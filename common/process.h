@@ -3,6 +3,7 @@
 #pragma once
 #include <uv.h>
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -38,6 +39,25 @@ class SignalWatcher {
   uv_signal_t* hup_;
   std::function<void()> on_stop_, on_reload_;
   int stops_ = 0;
+};
+
+// Graceful stop after SIGTERM: polls `in_flight` every 100 ms and, once it
+// is zero or `deadline_ms` has passed, calls `stopped` and leaves the loop.
+// REQUIRES: loop outlives this object.
+class Drainer {
+ public:
+  Drainer(uv_loop_t* loop, uint64_t deadline_ms, std::function<uint64_t()> in_flight,
+          std::function<void()> stopped);
+  ~Drainer();
+  void Start();
+
+ private:
+  static void OnTick(uv_timer_t* t) noexcept;
+  uv_timer_t* timer_;
+  uint64_t deadline_ms_;
+  uint64_t started_ms_ = 0;
+  std::function<uint64_t()> in_flight_;
+  std::function<void()> stopped_;
 };
 
 }  // namespace tether

@@ -56,30 +56,14 @@ int main(int argc, char** argv) {
   LogInfo("edge", "listening on " + config->listen_host + ":" + std::to_string(server.bound_port()) + ", " +
                       std::to_string(config->hubs.size()) + " hub address(es)");
 
-  // SIGTERM: stop accepting, poll every 100 ms until nothing is in flight or
-  // the deadline passes, then leave the loop.
-  struct Drain {
-    EdgeServer* server;
-    uint64_t started_ms = 0;
-    uv_timer_t timer;
-  };
-  Drain drain;
-  drain.server = &server;
-  uv_timer_init(loop, &drain.timer);
-  drain.timer.data = &drain;
+  // SIGTERM: stop accepting, let in-flight requests finish, then leave the loop.
+  Drainer drain(loop, kDrainDeadlineMs, [&] { return server.stats().requests_in_flight; }, [&] { server.Stop(); });
   SignalWatcher signals(
       loop,
       [&] {
         LogInfo("edge", "stopping: no new connections, draining in-flight requests (30 s at most)");
         server.StopAccepting();
-        drain.started_ms = NowMs();
-        uv_timer_start(&drain.timer, [](uv_timer_t* t) noexcept {
-          auto* d = static_cast<Drain*>(t->data);
-          if (d->server->stats().requests_in_flight == 0 || NowMs() - d->started_ms > kDrainDeadlineMs) {
-            d->server->Stop();
-            uv_stop(t->loop);
-          }
-        }, 0, 100);
+        drain.Start();
       },
       [&] {
         auto fresh = LoadEdgeConfig(cl.config);
