@@ -51,6 +51,12 @@ std::unique_ptr<StreamEncoder> NewResponsesStreamEncoder(const StreamOptions& op
 // Helpers shared by the format files (defined in translate.cc).
 // `prefix` followed by 24 random alphanumerics, e.g. RandomId("msg_").
 std::string RandomId(std::string_view prefix);
+
+// Pivot chunks for stream decoders: {"id","object":"chat.completion.chunk",
+// "created","model"}; WithDelta adds choices[0] {index 0, delta, finish_reason
+// null}, with role "assistant" in the first one (*role_sent tracks that).
+JsonPtr PivotChunkSkeleton(const std::string& id, long long created, const std::string& model);
+JsonPtr PivotChunkWithDelta(const std::string& id, long long created, const std::string& model, bool* role_sent);
 // Seconds since the epoch, for "created" fields.
 long long UnixNow();
 

@@ -25,23 +25,6 @@ namespace {
 // this documented placeholder tells Gemini to skip the check.
 constexpr const char* kSkipThoughtSignature = "skip_thought_signature_validator";
 
-int64_t NowSeconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string NewId(const char* prefix) {
-  static std::atomic<uint64_t> counter{0};
-  uint64_t n = counter.fetch_add(1) + 1;
-  uint64_t t = static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count());
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%s%llx%04llx", prefix, static_cast<unsigned long long>(t),
-                static_cast<unsigned long long>(n & 0xffff));
-  return buf;
-}
-
 std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
@@ -702,9 +685,9 @@ Result<JsonPtr> GeminiResponseToChat(const cJSON* resp) {
   if (!cJSON_IsObject(resp)) return Status::Error("gemini response: expected a JSON object");
   JsonPtr out = JsonNewObj();
   std::string id = JsonStrOr(resp, "responseId", "");
-  JsonAddStr(out.get(), "id", id.empty() ? NewId("chatcmpl-") : "chatcmpl-" + id);
+  JsonAddStr(out.get(), "id", id.empty() ? RandomId("chatcmpl-") : "chatcmpl-" + id);
   JsonAddStr(out.get(), "object", "chat.completion");
-  JsonAddNum(out.get(), "created", static_cast<double>(NowSeconds()));
+  JsonAddNum(out.get(), "created", static_cast<double>(UnixNow()));
   JsonAddStr(out.get(), "model", JsonStrOr(resp, "modelVersion", ""));
   cJSON* choices = JsonAddArr(out.get(), "choices");
   const cJSON* cands = JsonArr(resp, "candidates");
@@ -787,7 +770,7 @@ Result<JsonPtr> ChatResponseToGemini(const cJSON* chat, std::string_view model) 
   JsonAddStr(out.get(), "modelVersion", model.empty() ? JsonStrOr(chat, "model", "") : std::string(model));
   std::string id = JsonStrOr(chat, "id", "");
   if (id.rfind("chatcmpl-", 0) == 0) id = id.substr(9);
-  JsonAddStr(out.get(), "responseId", id.empty() ? NewId("") : id);
+  JsonAddStr(out.get(), "responseId", id.empty() ? RandomId("") : id);
   return out;
 }
 
@@ -820,7 +803,7 @@ class GeminiStreamDecoder : public StreamDecoder {
     }
     if (id_.empty()) {
       std::string rid = JsonStrOr(resp, "responseId", "");
-      id_ = rid.empty() ? NewId("chatcmpl-") : "chatcmpl-" + rid;
+      id_ = rid.empty() ? RandomId("chatcmpl-") : "chatcmpl-" + rid;
     }
     if (model_.empty()) model_ = JsonStrOr(resp, "modelVersion", "");
     if (const cJSON* um = JsonObj(resp, "usageMetadata")) usage_.reset(cJSON_Duplicate(um, true));
@@ -872,30 +855,17 @@ class GeminiStreamDecoder : public StreamDecoder {
 
  private:
   JsonPtr Skeleton() {
-    if (id_.empty()) id_ = NewId("chatcmpl-");
-    JsonPtr c = JsonNewObj();
-    JsonAddStr(c.get(), "id", id_);
-    JsonAddStr(c.get(), "object", "chat.completion.chunk");
-    JsonAddNum(c.get(), "created", static_cast<double>(created_));
-    JsonAddStr(c.get(), "model", model_);
-    return c;
+    if (id_.empty()) id_ = RandomId("chatcmpl-");
+    return PivotChunkSkeleton(id_, created_, model_);
   }
   JsonPtr NewChunk() {
-    JsonPtr c = Skeleton();
-    cJSON* ch = JsonAddObj(JsonAddArr(c.get(), "choices"), nullptr);
-    JsonAddNum(ch, "index", 0);
-    cJSON* delta = JsonAddObj(ch, "delta");
-    if (!role_sent_) {
-      JsonAddStr(delta, "role", "assistant");
-      role_sent_ = true;
-    }
-    cJSON_AddItemToObject(ch, "finish_reason", cJSON_CreateNull());
-    return c;
+    if (id_.empty()) id_ = RandomId("chatcmpl-");
+    return PivotChunkWithDelta(id_, created_, model_, &role_sent_);
   }
   static cJSON* Choice(cJSON* chunk) { return cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(chunk, "choices"), 0); }
 
   std::string id_, model_;
-  int64_t created_ = NowSeconds();
+  int64_t created_ = UnixNow();
   bool role_sent_ = false;
   bool has_calls_ = false;
   bool finished_ = false;  // a finish_reason went out
@@ -920,7 +890,7 @@ class GeminiStreamEncoder : public StreamEncoder {
     if (response_id_.empty()) {
       std::string id = JsonStrOr(chunk, "id", "");
       if (id.rfind("chatcmpl-", 0) == 0) id = id.substr(9);
-      response_id_ = id.empty() ? NewId("") : id;
+      response_id_ = id.empty() ? RandomId("") : id;
     }
     if (const cJSON* u = JsonObj(chunk, "usage")) usage_.reset(cJSON_Duplicate(u, true));
     std::string out;
@@ -1051,7 +1021,7 @@ class GeminiStreamEncoder : public StreamEncoder {
     JsonAddNum(cand, "index", 0);
     if (final && usage_) cJSON_AddItemToObject(r.get(), "usageMetadata", UsageToGemini(usage_.get()).release());
     JsonAddStr(r.get(), "modelVersion", model_);
-    JsonAddStr(r.get(), "responseId", response_id_.empty() ? (response_id_ = NewId("")) : response_id_);
+    JsonAddStr(r.get(), "responseId", response_id_.empty() ? (response_id_ = RandomId("")) : response_id_);
     std::string body = PrintJson(r.get());
     if (sse_) return "data: " + body + "\r\n\r\n";
     std::string out = started_ ? ",\r\n" : "[";

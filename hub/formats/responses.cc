@@ -17,23 +17,6 @@
 
 namespace tether {
 
-std::string ResponsesNewId(const char* prefix) {
-  static std::atomic<uint64_t> counter{0};
-  uint64_t n = counter.fetch_add(1) + 1;
-  uint64_t t = static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count());
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%s%llx%04llx", prefix, static_cast<unsigned long long>(t),
-                static_cast<unsigned long long>(n & 0xffff));
-  return buf;
-}
-
-int64_t ResponsesNow() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 JsonPtr ResponsesSkeleton(const std::string& id, const std::string& model, int64_t created_at) {
   JsonPtr r = JsonNewObj();
   JsonAddStr(r.get(), "id", id);
@@ -537,9 +520,9 @@ Result<JsonPtr> ChatRequestToResponses(const cJSON* chat) {
 Result<JsonPtr> ResponsesResponseToChat(const cJSON* resp) {
   if (!cJSON_IsObject(resp)) return Status::Error("responses response: expected a JSON object");
   JsonPtr out = JsonNewObj();
-  JsonAddStr(out.get(), "id", JsonStrOr(resp, "id", ResponsesNewId("resp_")));
+  JsonAddStr(out.get(), "id", JsonStrOr(resp, "id", RandomId("resp_")));
   JsonAddStr(out.get(), "object", "chat.completion");
-  JsonAddNum(out.get(), "created", JsonNum(resp, "created_at", static_cast<double>(ResponsesNow())));
+  JsonAddNum(out.get(), "created", JsonNum(resp, "created_at", static_cast<double>(UnixNow())));
   JsonAddStr(out.get(), "model", JsonStrOr(resp, "model", ""));
   cJSON* choice = JsonAddObj(JsonAddArr(out.get(), "choices"), nullptr);
   JsonAddNum(choice, "index", 0);
@@ -591,24 +574,24 @@ Result<JsonPtr> ChatResponseToResponses(const cJSON* chat, std::string_view mode
   const cJSON* choice = cJSON_GetArrayItem(JsonArr(chat, "choices"), 0);
   const cJSON* msg = JsonObj(choice, "message");
   std::string id = JsonStrOr(chat, "id", "");
-  JsonPtr out = ResponsesSkeleton(id.rfind("resp_", 0) == 0 ? id : ResponsesNewId("resp_"),
+  JsonPtr out = ResponsesSkeleton(id.rfind("resp_", 0) == 0 ? id : RandomId("resp_"),
                                   model.empty() ? JsonStrOr(chat, "model", "") : std::string(model),
-                                  static_cast<int64_t>(JsonNum(chat, "created", static_cast<double>(ResponsesNow()))));
+                                  static_cast<int64_t>(JsonNum(chat, "created", static_cast<double>(UnixNow()))));
   cJSON* output = cJSON_GetObjectItemCaseSensitive(out.get(), "output");
   const char* rc = JsonStr(msg, "reasoning_content");
   const char* sig = JsonStr(msg, "reasoning_signature");
   if ((rc && *rc) || (sig && *sig))
-    cJSON_AddItemToArray(output, ResponsesReasoningItem(ResponsesNewId("rs_"), rc ? rc : "", sig ? sig : "").release());
+    cJSON_AddItemToArray(output, ResponsesReasoningItem(RandomId("rs_"), rc ? rc : "", sig ? sig : "").release());
   std::string text;
   const cJSON* content = JsonGet(msg, "content");
   if (cJSON_IsString(content)) text = content->valuestring;
   else text = PartsText(content);
   if (!text.empty() || !JsonArr(msg, "tool_calls"))
-    cJSON_AddItemToArray(output, ResponsesMessageItem(ResponsesNewId("msg_"), text, "completed").release());
+    cJSON_AddItemToArray(output, ResponsesMessageItem(RandomId("msg_"), text, "completed").release());
   const cJSON* tc;
   cJSON_ArrayForEach(tc, JsonArr(msg, "tool_calls")) {
     const cJSON* f = JsonObj(tc, "function");
-    cJSON_AddItemToArray(output, ResponsesFunctionCallItem(ResponsesNewId("fc_"), JsonStrOr(tc, "id", ""),
+    cJSON_AddItemToArray(output, ResponsesFunctionCallItem(RandomId("fc_"), JsonStrOr(tc, "id", ""),
                                                            JsonStrOr(f, "name", ""),
                                                            JsonStrOr(f, "arguments", "{}"), "completed")
                                      .release());

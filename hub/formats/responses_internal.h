@@ -12,8 +12,6 @@
 namespace tether {
 
 // "<prefix><hex>", unique within the process (ids for responses and items).
-std::string ResponsesNewId(const char* prefix);
-int64_t ResponsesNow();  // unix seconds
 
 // A response object with status "in_progress", an empty output array and
 // null usage, ready to be filled.

@@ -135,25 +135,12 @@ class ResponsesStreamDecoder : public StreamDecoder {
   };
 
   JsonPtr Skeleton() {
-    if (id_.empty()) id_ = ResponsesNewId("resp_");
-    JsonPtr c = JsonNewObj();
-    JsonAddStr(c.get(), "id", id_);
-    JsonAddStr(c.get(), "object", "chat.completion.chunk");
-    JsonAddNum(c.get(), "created", static_cast<double>(created_));
-    JsonAddStr(c.get(), "model", model_);
-    return c;
+    if (id_.empty()) id_ = RandomId("resp_");
+    return PivotChunkSkeleton(id_, created_, model_);
   }
   JsonPtr NewChunk() {
-    JsonPtr c = Skeleton();
-    cJSON* ch = JsonAddObj(JsonAddArr(c.get(), "choices"), nullptr);
-    JsonAddNum(ch, "index", 0);
-    cJSON* delta = JsonAddObj(ch, "delta");
-    if (!role_sent_) {
-      JsonAddStr(delta, "role", "assistant");
-      role_sent_ = true;
-    }
-    cJSON_AddItemToObject(ch, "finish_reason", cJSON_CreateNull());
-    return c;
+    if (id_.empty()) id_ = RandomId("resp_");
+    return PivotChunkWithDelta(id_, created_, model_, &role_sent_);
   }
   static cJSON* Delta(cJSON* chunk) {
     return cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(chunk, "choices"), 0),
@@ -169,7 +156,7 @@ class ResponsesStreamDecoder : public StreamDecoder {
   }
 
   std::string id_, model_;
-  int64_t created_ = ResponsesNow();
+  int64_t created_ = UnixNow();
   bool role_sent_ = false;
   bool done_ = false;
   int next_call_ = 0;
@@ -239,9 +226,9 @@ class ResponsesStreamEncoder : public StreamEncoder {
         it->kind = Kind::kCall;
         it->call_index = index;
         it->output_index = static_cast<int>(items_.size()) - 1;
-        it->id = ResponsesNewId("fc_");
+        it->id = RandomId("fc_");
         it->call_id = JsonStrOr(tc, "id", "");
-        if (it->call_id.empty()) it->call_id = ResponsesNewId("call_");
+        if (it->call_id.empty()) it->call_id = RandomId("call_");
         it->name = JsonStrOr(f, "name", "");
         it->open = true;
         JsonPtr e = Event("response.output_item.added", *it, /*with_item_id=*/false);
@@ -316,7 +303,7 @@ class ResponsesStreamEncoder : public StreamEncoder {
   std::string Start() {
     if (started_) return "";
     started_ = true;
-    id_ = ResponsesNewId("resp_");
+    id_ = RandomId("resp_");
     std::string out;
     for (const char* type : {"response.created", "response.in_progress"}) {
       JsonPtr e = JsonNewObj();
@@ -366,7 +353,7 @@ class ResponsesStreamEncoder : public StreamEncoder {
     Item& it = items_.back();
     it.kind = kind;
     it.output_index = static_cast<int>(items_.size()) - 1;
-    it.id = ResponsesNewId(kind == Kind::kReasoning ? "rs_" : "msg_");
+    it.id = RandomId(kind == Kind::kReasoning ? "rs_" : "msg_");
     it.open = true;
     JsonPtr e = Event("response.output_item.added", it, false);
     cJSON_AddItemToObject(e.get(), "item", ItemJson(it).release());
@@ -447,7 +434,7 @@ class ResponsesStreamEncoder : public StreamEncoder {
 
   std::string model_;
   std::string id_;
-  int64_t created_ = ResponsesNow();
+  int64_t created_ = UnixNow();
   int seq_ = 0;
   bool started_ = false;
   bool closed_ = false;

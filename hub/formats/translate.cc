@@ -18,6 +18,28 @@ std::string RandomId(std::string_view prefix) {
   return id;
 }
 
+JsonPtr PivotChunkSkeleton(const std::string& id, long long created, const std::string& model) {
+  JsonPtr c = JsonNewObj();
+  JsonAddStr(c.get(), "id", id);
+  JsonAddStr(c.get(), "object", "chat.completion.chunk");
+  JsonAddNum(c.get(), "created", static_cast<double>(created));
+  JsonAddStr(c.get(), "model", model);
+  return c;
+}
+
+JsonPtr PivotChunkWithDelta(const std::string& id, long long created, const std::string& model, bool* role_sent) {
+  JsonPtr c = PivotChunkSkeleton(id, created, model);
+  cJSON* choice = JsonAddObj(JsonAddArr(c.get(), "choices"), nullptr);
+  JsonAddNum(choice, "index", 0);
+  cJSON* delta = JsonAddObj(choice, "delta");
+  if (!*role_sent) {
+    JsonAddStr(delta, "role", "assistant");
+    *role_sent = true;
+  }
+  cJSON_AddItemToObject(choice, "finish_reason", cJSON_CreateNull());
+  return c;
+}
+
 long long UnixNow() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
