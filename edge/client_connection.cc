@@ -318,10 +318,8 @@ void ClientConnection::OnLinkData(HubLink* link, const char* data, size_t len) {
     else client_->Close();
     return;
   }
-  if (p.paused() && used < len) {
-    // Bytes after a complete response: the link is out of step; drop it.
-    DropLink(false);
-  }
+  // Bytes after a complete response mean the link is out of step: drop it.
+  if (x.response_done) AfterResponseComplete(p.keep_alive() && used == len);
 }
 
 bool ClientConnection::OnResponseHead() {
@@ -374,10 +372,12 @@ bool ClientConnection::OnResponseBody(std::string_view data) {
   return true;
 }
 
+// Inside llhttp's callback: only record completion. The exchange (and this
+// parser with it) is finished by AfterResponseComplete once Feed() returns.
 void ClientConnection::OnResponseComplete() {
   EdgeExchange& x = *ex_;
   if (x.response_parser->response().status < 200) {
-    x.response_parser->Resume();
+    x.response_parser->Resume();  // an interim response; the real one follows
     return;
   }
   if (x.response_chunked) {
@@ -385,9 +385,13 @@ void ClientConnection::OnResponseComplete() {
     server_->stats().bytes_to_clients += kLastChunk.size();
   }
   x.response_done = true;
+}
+
+void ClientConnection::AfterResponseComplete(bool link_reusable) {
+  EdgeExchange& x = *ex_;
   // The link is reusable only if the hub will keep it and it has read the
   // whole request.
-  DropLink(x.response_parser->keep_alive() && x.request_done);
+  DropLink(link_reusable && x.request_done);
   if (!x.request_done) x.response_close = true;
   FinishExchange();
 }
@@ -409,7 +413,10 @@ void ClientConnection::OnLinkClosed(HubLink* link, const Status& why) {
   if (x.response_started && x.response_parser && x.response_parser->framing() == BodyFraming::kUntilClose &&
       x.response_head_sent) {
     x.response_parser->FeedEof();
-    if (x.response_done) return;
+    if (x.response_done) {
+      AfterResponseComplete(false);
+      return;
+    }
   }
   if (!x.response_started && !x.retried && x.retain_ok && link->reused()) {
     // The pooled link died before answering: retry once on a fresh one.

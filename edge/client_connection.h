@@ -75,6 +75,7 @@ class ClientConnection : public StreamHandler, public LinkWaiter, public LinkUse
   bool OnResponseHead();
   bool OnResponseBody(std::string_view data);
   void OnResponseComplete();
+  void AfterResponseComplete(bool link_reusable);
   void FinishExchange();
   // Answers with an error in the client's API format; closes after when
   // close_after (or when the request body cannot be skipped).
