@@ -9,6 +9,7 @@
 #   tests/bench/run.sh BUILD_DIR
 # Knobs (env): BENCH_N (2000 requests at c1), BENCH_SECONDS (10 s at c64),
 # BENCH_SSE_STREAMS (5), BENCH_HOLD (200 concurrent streams).
+# At the end it runs tests/bench/portkey.sh (Tether vs Portkey's gateway).
 # Starts every process itself and stops only those, by PID.
 set -u
 BUILD=${1:-build}
@@ -208,3 +209,12 @@ done
 echo "{\"nginx_edge\":$(rss_kb "$ngxedge_PID"),\"nginx_hub\":$(rss_kb "$ngxhub_PID"),\"tether_edge\":$(rss_kb "$edge_PID"),\"tether_hub\":$(rss_kb "$hub_PID")}" >"$RES/rss_load.json"
 
 node tests/bench/report.mjs "$RES" "$HOLD" "$N" "$SECONDS_C64"
+
+# Then Tether against Portkey's gateway (tests/bench/portkey.sh, its own mock,
+# hub, edge and Portkey). This run's processes are stopped first so they do not
+# share the CPU. BENCH_PORTKEY=0 skips it.
+if [ "${BENCH_PORTKEY:-1}" != 0 ]; then
+  cleanup
+  trap - EXIT
+  exec "$ROOT/tests/bench/portkey.sh" "$BUILD"
+fi
