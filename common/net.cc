@@ -10,6 +10,8 @@ namespace {
 // One read buffer per loop thread: a read is handled to completion before the
 // next is allocated, so connections need not carry 64 KiB each.
 thread_local char g_read_buf[64 * 1024];
+// Bytes queued on every open stream of this thread, for drain decisions.
+thread_local uint64_t g_total_queued = 0;
 
 struct WriteReq {
   uv_write_t req;
@@ -96,7 +98,15 @@ Stream::Stream(uv_loop_t* loop, StreamHandler* handler) : handler_(handler) {
   tcp_.data = this;
 }
 
+void Stream::AddQueued(int64_t delta) {
+  queued_bytes_ = static_cast<size_t>(static_cast<int64_t>(queued_bytes_) + delta);
+  g_total_queued = static_cast<uint64_t>(static_cast<int64_t>(g_total_queued) + delta);
+}
+
+uint64_t TotalQueuedBytes() { return g_total_queued; }
+
 Stream::~Stream() {
+  g_total_queued -= queued_bytes_;
   if (dirty_ && g_coalescer) g_coalescer->Forget(this);
 }
 
@@ -228,7 +238,7 @@ void Stream::BecomeOpen() {
   if (!pending_plain_.empty()) {
     std::string data = std::move(pending_plain_);
     pending_plain_.clear();
-    queued_bytes_ -= data.size();
+    AddQueued(-static_cast<int64_t>(data.size()));
     Write(std::move(data));
   }
   if (handler_) handler_->OnStreamOpen(this);
@@ -316,11 +326,11 @@ void Stream::HandleEof() {
 void Stream::Write(std::string data) {
   if (state_ == State::kClosing || data.empty()) return;
   if (state_ != State::kOpen) {
-    queued_bytes_ += data.size();
+    AddQueued(static_cast<int64_t>(data.size()));
     pending_plain_.append(data);
     return;
   }
-  queued_bytes_ += data.size();
+  AddQueued(static_cast<int64_t>(data.size()));
   if (corked_.empty()) corked_ = std::move(data);
   else corked_.append(data);
   if (!dirty_) {
@@ -333,7 +343,7 @@ void Stream::Flush() {
   if (corked_.empty() || state_ != State::kOpen) return;
   std::string data = std::move(corked_);
   corked_.clear();
-  queued_bytes_ -= data.size();
+  AddQueued(-static_cast<int64_t>(data.size()));
   if (tls_) {
     Status st = tls_->Write(data);
     if (!st.ok()) {
@@ -352,7 +362,7 @@ void Stream::FlushTls() {
 
 void Stream::SendRaw(std::string data) {
   if (data.empty()) return;
-  queued_bytes_ += data.size();
+  AddQueued(static_cast<int64_t>(data.size()));
   write_queue_.push_back(std::move(data));
   if (queued_bytes_ > kHighWater) notify_drain_ = true;
   StartWrite();
@@ -387,7 +397,7 @@ void Stream::OnWrite(uv_write_t* req, int status) noexcept {
   delete w;
   s->write_in_flight_ = false;
   if (s->state_ == State::kClosing) return;
-  s->queued_bytes_ -= n;
+  s->AddQueued(-static_cast<int64_t>(n));
   s->bytes_out_ += n;
   if (status != 0) {
     s->CloseWithError(Status::Error("write: " + UvError(status)));

@@ -102,6 +102,7 @@ class Stream {
   static void OnConnect(uv_connect_t* req, int status) noexcept;
   static void OnClosed(uv_handle_t* h) noexcept;
   static void OnShutdown(uv_shutdown_t* req, int status) noexcept;
+  void AddQueued(int64_t delta);  // keeps the thread's total in step
   void HandleRead(const char* data, size_t len);
   void HandleEof();
   void StartTls();
@@ -156,6 +157,10 @@ class Listener {
 };
 
 std::string UvError(int code);  // "ECONNREFUSED (connection refused)"
+
+// Bytes written but not yet handed to the kernel, over all streams of this
+// thread (a drain waits for zero before the loop stops).
+uint64_t TotalQueuedBytes();
 
 // Closes the per-loop write-coalescing handles; call before uv_loop_close()
 // on a loop that had streams (tests). Idempotent.

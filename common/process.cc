@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "common/metrics.h"
+#include "common/net.h"
 
 namespace tether {
 
@@ -96,7 +97,9 @@ void Drainer::Start() {
 
 void Drainer::OnTick(uv_timer_t* t) noexcept {
   auto* self = static_cast<Drainer*>(t->data);
-  if (self->in_flight_() > 0 && NowMs() - self->started_ms_ <= self->deadline_ms_) return;
+  // Done when nothing is in flight and every response has left the process.
+  bool busy = self->in_flight_() > 0 || TotalQueuedBytes() > 0;
+  if (busy && NowMs() - self->started_ms_ <= self->deadline_ms_) return;
   uv_timer_stop(t);
   if (self->stopped_) self->stopped_();
   uv_stop(t->loop);
