@@ -6,9 +6,12 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/tls.h"
+#include "hub/accounts.h"
+#include "hub/admin.h"
 #include "hub/hub_server.h"
 #include "hub/model_resolver.h"
 #include "hub/providers/provider_request.h"
+#include "hub/services.h"
 
 namespace tether {
 namespace {
@@ -18,6 +21,9 @@ namespace {
 constexpr uint64_t kKeepAliveMs = 15000;
 constexpr size_t kMaxErrorBody = 64 * 1024;
 constexpr size_t kMaxNonStreamBody = 64 * 1024 * 1024;
+// Passthrough non-stream bodies are copied up to this size to read their
+// usage; a larger answer is booked with estimated tokens.
+constexpr size_t kMaxUsageBody = 8 * 1024 * 1024;
 
 bool IsJsonEndpoint(Endpoint e) {
   switch (e) {
@@ -40,8 +46,9 @@ bool IsJsonEndpoint(Endpoint e) {
 }  // namespace
 
 GatewayExchange::GatewayExchange(HubConnection* conn, const RequestHead& head)
-    : conn_(conn), config_(conn->server()->config_ref()), head_(head) {
-  started_ms_ = NowMs();
+    : conn_(conn), config_(conn->server()->config_ref()), services_(&conn->server()->services()), head_(head) {
+  started_ms_ = attempt_started_ms_ = NowMs();
+  started_unix_ms_ = UnixMs();
   route_ = ParseRoute(head_.method, head_.target);
   client_format_ = route_.format;
   const std::string* rid = head_.headers.Get("X-Request-Id");
@@ -50,6 +57,7 @@ GatewayExchange::GatewayExchange(HubConnection* conn, const RequestHead& head)
 
 GatewayExchange::~GatewayExchange() {
   if (call_) call_->Cancel();
+  if (account_open_ && pool_) pool_->Release(account_);
   if (timer_) {
     uv_timer_stop(timer_);
     uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_timer_t*>(h); });
@@ -76,6 +84,12 @@ void GatewayExchange::Cancel() {
   // The client (or its edge link) went away first; still one log line, with
   // nginx's 499 convention when nothing had been answered yet.
   if (!status_sent_) status_sent_ = 499;
+  if (account_open_) {
+    pool_->Release(account_);
+    account_open_ = false;
+  }
+  BookUsage();
+  slot_.Reset();
   LogRequest(" outcome=client_closed");
 }
 
@@ -86,11 +100,14 @@ void GatewayExchange::LogRequest(const char* outcome) {
   std::string line;
   line.reserve(256);
   line.append("id=").append(request_id_);
-  line.append(" tenant=").append(or_dash(route_.uid));
+  line.append(" tenant=").append(or_dash(tenant_.empty() ? route_.uid : tenant_));
   line.append(" key=").append(or_dash(client_key_name_));
   line.append(" model=").append(or_dash(requested_model_));
   line.append(" provider=").append(provider_ >= 0 ? config_->providers[provider_].id : "-");
+  if (account_ >= 0 && pool_) line.append(" account=").append(pool_->config(account_).id);
   line.append(" status=").append(std::to_string(status_sent_));
+  if (attempts_ > 1) line.append(" attempts=").append(std::to_string(attempts_));
+  if (tokens_.reported) line.append(" tokens=").append(std::to_string(tokens_.input)).append("+").append(std::to_string(tokens_.output));
   line.append(" bytes=").append(std::to_string(bytes_out_));
   line.append(" ttfb_ms=").append(first_byte_ms_ ? std::to_string(first_byte_ms_ - started_ms_) : "-");
   line.append(" total_ms=").append(std::to_string(now - started_ms_));
@@ -104,6 +121,10 @@ void GatewayExchange::OnClientDrained() {
 
 void GatewayExchange::Run() {
   if (finished_) return;
+  if (IsAdminPath(head_.target)) {
+    RunAdmin();
+    return;
+  }
   switch (route_.endpoint) {
     case Endpoint::kRoot:
     case Endpoint::kHealthz:
@@ -122,9 +143,7 @@ void GatewayExchange::Run() {
       break;
   }
   if (!route_.uid.empty() && !config_->tenants.empty()) {
-    bool known = false;
-    for (const std::string& t : config_->tenants) known = known || t == route_.uid;
-    if (!known) {
+    if (!FindTenant(*config_, route_.uid)) {
       SendError(404, "unknown tenant \"" + route_.uid + "\"");
       return;
     }
@@ -160,22 +179,76 @@ bool GatewayExchange::Authenticate() {
   if (key.empty())
     if (const std::string* k = head_.headers.Get("x-goog-api-key")) key = *k;
   if (key.empty()) key = QueryParam(route_.query, "key");
-  if (config_->client_keys.empty()) {
+  if (services_->open()) {
     client_key_name_ = "open";
+    tenant_ = route_.uid;
+    tenant_cfg_ = FindTenant(*config_, tenant_);
     return true;  // no keys configured: open hub (warned at start)
   }
   if (key.empty()) {
     SendError(401, "missing API key: send it as Authorization: Bearer, x-api-key or x-goog-api-key");
     return false;
   }
-  for (size_t i = 0; i < config_->client_keys.size(); ++i) {
-    if (SecretEquals(key, config_->client_keys[i])) {
-      client_key_name_ = "key" + std::to_string(i) + ":" + MaskSecret(key);
-      return true;
-    }
+  key_ = services_->FindKey(key);
+  if (!key_) {
+    SendError(401, "invalid API key " + MaskSecret(key));
+    return false;
   }
-  SendError(401, "invalid API key " + MaskSecret(key));
+  client_key_name_ = key_->name;
+  KeyContext ctx;
+  ctx.now = static_cast<int64_t>(started_unix_ms_ / 1000);
+  ctx.tenant_of_path = route_.uid;
+  ctx.user_agent = std::string(head_.headers.GetOr("User-Agent", ""));
+  KeyDecision d = EvaluateKey(*key_, ctx);
+  if (!d.allow) {
+    SendError(d.status, d.message);
+    return false;
+  }
+  // A key bound to a tenant used on a root path acts for its tenant.
+  tenant_ = route_.uid.empty() ? key_->tenant : route_.uid;
+  tenant_cfg_ = FindTenant(*config_, tenant_);
+  return true;
+}
+
+void GatewayExchange::RunAdmin() {
+  // The admin API is off without a token, and answers only on the plain
+  // listener, or through an admitted edge when the operator allows it;
+  // everywhere else it does not exist.
+  bool reachable = !config_->admin_token.empty() &&
+                   (!conn_->via_edge_listener() || (config_->admin_via_edge && conn_->trusted_edge()));
+  if (!reachable) {
+    SendError(404, "no such endpoint: " + head_.method + " " + route_.path);
+    return;
+  }
+  const std::string* auth = head_.headers.Get("Authorization");
+  if (!AdminTokenMatches(auth ? *auth : std::string(), config_->admin_token)) {
+    Headers extra;
+    extra.Add("WWW-Authenticate", "Bearer");
+    SendJson(401, "{\"error\":{\"message\":\"admin API: missing or wrong Authorization: Bearer token\",\"type\":\"authentication_error\"}}", &extra);
+    return;
+  }
+  AdminReply r = HandleAdmin(*services_, head_.method, head_.target, body_);
+  SendJson(r.status, r.body);
+}
+
+bool GatewayExchange::AdmitLimits() {
+  if (!key_) return true;
+  LimitDecision d = services_->rates().Admit(key_->name, key_->rpm, key_->tpm);
+  if (d.allow && tenant_cfg_ && (tenant_cfg_->rpm || tenant_cfg_->tpm)) {
+    d = services_->rates().Admit("tenant:" + tenant_cfg_->id, tenant_cfg_->rpm, tenant_cfg_->tpm);
+    if (!d.allow) d.message = "tenant " + tenant_cfg_->id + ": " + d.message;
+  }
+  if (d.allow) d = services_->budget().Check(key_->name, key_->daily_budget_usd, key_->monthly_budget_usd);
+  if (d.allow) slot_ = services_->concurrency().AcquireSlot(key_->name, key_->max_concurrent, &d);
+  if (d.allow) return true;
+  DenyLimit(d);
   return false;
+}
+
+void GatewayExchange::DenyLimit(const LimitDecision& d) {
+  Headers extra;
+  extra.Add("Retry-After", std::to_string(std::max(1, d.retry_after_sec)));
+  SendError(d.status, d.message, &extra);
 }
 
 void GatewayExchange::RunLocal() {
@@ -283,21 +356,26 @@ void GatewayExchange::RunModel() {
     SendError(400, "the request names no model");
     return;
   }
-  ResolvedModel rm = ResolveModel(*config_, requested_model_);
-  if (rm.provider < 0) {
-    SendError(404, "model \"" + requested_model_ + "\" is not served by this relay; GET /v1/models lists the models available to your key");
+  if (key_ && !KeyAllowsModel(*key_, requested_model_)) {
+    SendError(403, "key " + key_->name + " may not use model \"" + requested_model_ + "\"");
     return;
   }
-  provider_ = rm.provider;
-  upstream_model_ = rm.upstream_model;
+  std::string denied_provider;
+  candidates_ = ResolveCandidates(&denied_provider);
+  if (candidates_.empty()) {
+    if (!denied_provider.empty())
+      SendError(403, "tenant " + tenant_ + " may not use provider " + denied_provider + " (model \"" + requested_model_ + "\")");
+    else
+      SendError(404, "model \"" + requested_model_ + "\" is not served by this relay; GET /v1/models lists the models available to your key");
+    return;
+  }
+  UseCandidate(0);
   const ProviderConfig& p = config_->providers[provider_];
-  provider_format_ = ProviderFormat(p.type);
-  passthrough_ = provider_format_ == client_format_;
-  bedrock_ = p.type == ProviderType::kBedrock;
-
+  bool counting = false;
   switch (route_.endpoint) {
     case Endpoint::kCountTokens:
     case Endpoint::kGeminiCountTokens:
+      counting = true;
       // Bedrock's InvokeModel has no count_tokens route.
       if (!passthrough_ || bedrock_) {
         CountTokensLocally();
@@ -316,22 +394,121 @@ void GatewayExchange::RunModel() {
     default:
       break;
   }
+  // count_tokens is bookkeeping an IDE does many times a second, not a
+  // generation: it does not spend the key's request budget.
+  if (!counting && !AdmitLimits()) return;
 
   if (route_.endpoint == Endpoint::kGeminiStream) stream_ = true;
   else if (route_.endpoint == Endpoint::kGeminiGenerate) stream_ = false;
   else stream_ = JsonBool(json_.get(), "stream", false);
   gemini_sse_ = QueryParam(route_.query, "alt") == "sse";
+  request_bytes_ = body_.size();
+  HeaderList headers(head_.headers.list().begin(), head_.headers.list().end());
+  session_key_ = SessionKeyFromRequest(headers, json_.get());
 
+  if (!PickNext(true)) {
+    // Every account of every candidate is disabled.
+    SendError(503, "no usable account for provider " + config_->providers[provider_].id +
+                       ": every account is disabled (see /debug/info)");
+    return;
+  }
+  StartAttempt();
+}
+
+std::vector<ResolvedModel> GatewayExchange::ResolveCandidates(std::string* denied_provider) const {
+  std::string name = requested_model_;
+  if (tenant_cfg_) {
+    auto m = tenant_cfg_->model_map.find(name);
+    if (m != tenant_cfg_->model_map.end()) name = m->second;
+  }
+  std::vector<std::string> entries;
+  auto combo = config_->combos.find(name);
+  if (combo != config_->combos.end()) entries = combo->second;
+  else entries.push_back(name);
+  auto allowed = [this](int provider) {
+    if (!tenant_cfg_ || tenant_cfg_->providers.empty()) return true;
+    const std::string& id = config_->providers[provider].id;
+    return std::find(tenant_cfg_->providers.begin(), tenant_cfg_->providers.end(), id) != tenant_cfg_->providers.end();
+  };
+  std::vector<ResolvedModel> out;
+  for (const std::string& entry : entries) {
+    ResolvedModel rm = ResolveModel(*config_, entry);
+    if (rm.provider >= 0 && !allowed(rm.provider)) {
+      // The first match is off limits; resolve again among the tenant's own
+      // providers (rare, so the copy is acceptable).
+      *denied_provider = config_->providers[rm.provider].id;
+      HubConfig view;
+      view.model_map = config_->model_map;
+      std::vector<int> index;
+      for (size_t i = 0; i < config_->providers.size(); ++i)
+        if (allowed(static_cast<int>(i))) {
+          view.providers.push_back(config_->providers[i]);
+          index.push_back(static_cast<int>(i));
+        }
+      rm = ResolveModel(view, entry);
+      if (rm.provider >= 0) rm.provider = index[rm.provider];
+    }
+    if (rm.provider >= 0) out.push_back(rm);
+  }
+  return out;
+}
+
+void GatewayExchange::UseCandidate(size_t i) {
+  provider_ = candidates_[i].provider;
+  upstream_model_ = candidates_[i].upstream_model;
+  const ProviderConfig& p = config_->providers[provider_];
+  provider_format_ = ProviderFormat(p.type);
+  passthrough_ = provider_format_ == client_format_;
+  bedrock_ = p.type == ProviderType::kBedrock;
+}
+
+bool GatewayExchange::PickNext(bool first) {
+  uint64_t now = UnixMs();
+  for (size_t c = first ? 0 : candidate_; c < candidates_.size(); ++c) {
+    const std::string& pid = config_->providers[candidates_[c].provider].id;
+    std::shared_ptr<AccountPool> pool = services_->pool(pid);
+    if (!pool) continue;
+    std::vector<int>& tried = tried_;
+    if (c != candidate_ || first) tried.clear();
+    int a = pool->Pick(session_key_, now);
+    if (a >= 0 && std::find(tried.begin(), tried.end(), a) != tried.end()) {
+      pool->Release(a);
+      a = -1;
+    }
+    // The last candidate with every account cooling down: use the account
+    // that recovers first rather than refuse. Providers limit per model and
+    // per minute, so a cooldown earned on one request is a hint, not proof,
+    // and the provider's own answer (with its Retry-After) is the truth.
+    if (a < 0 && tried.empty() && c + 1 == candidates_.size()) {
+      uint64_t wait = pool->NextAvailableMs(now);
+      if (wait != UINT64_MAX) a = pool->Pick(session_key_, now + wait);
+    }
+    if (a < 0) continue;
+    candidate_ = c;
+    pool_ = std::move(pool);
+    account_ = a;
+    account_open_ = true;
+    tried.push_back(a);
+    UseCandidate(c);
+    return true;
+  }
+  return false;
+}
+
+bool GatewayExchange::StartAttempt() {
+  const ProviderConfig& p = config_->providers[provider_];
+  ++attempts_;
+  attempt_started_ms_ = NowMs();
   std::string body;
   if (passthrough_) {
     // Same format: the body goes through untouched but for the model name,
     // so cache_control, thinking signatures and unknown fields survive.
-    body = client_format_ == ApiFormat::kGemini ? std::move(body_) : ReplaceModelField(body_, upstream_model_);
+    body = client_format_ == ApiFormat::kGemini ? body_ : ReplaceModelField(body_, upstream_model_);
   } else {
     auto chat = ToChatRequest(client_format_, json_.get());
     if (!chat.ok()) {
       SendError(400, chat.status().message());
-      return;
+      return false;
     }
     cJSON* c = chat->get();
     cJSON_DeleteItemFromObjectCaseSensitive(c, "model");
@@ -346,7 +523,7 @@ void GatewayExchange::RunModel() {
     auto out = FromChatRequest(provider_format_, c);
     if (!out.ok()) {
       SendError(400, out.status().message());
-      return;
+      return false;
     }
     body = PrintJson(out->get());
     if (stream_) {
@@ -359,10 +536,79 @@ void GatewayExchange::RunModel() {
       encoder_ = NewStreamEncoder(client_format_, so);
     }
   }
-  json_.reset();
-  body_.clear();
   std::string path = ProviderPath(p, route_.endpoint, upstream_model_, stream_, passthrough_ ? route_.query : "");
   CallProvider(path, std::move(body), stream_);
+  return true;
+}
+
+bool GatewayExchange::RetryEligible(int status) const {
+  // 401/403 disable the account; 429, 5xx and transport errors cool it.
+  // Either way another account or combo entry may well succeed.
+  return !client_head_sent_ && !awaiting_first_event_ &&
+         (status == 0 || status == 401 || status == 403 || status == 429 || status >= 500);
+}
+
+void GatewayExchange::ResetAttempt() {
+  upstream_status_ = 0;
+  upstream_headers_ = Headers();
+  upstream_body_.clear();
+  eventstream_.reset();
+  sse_.reset();
+  decoder_.reset();
+  encoder_.reset();
+  chunks_.clear();
+  usage_sse_.reset();
+  usage_decoder_.reset();
+  usage_body_.clear();
+  tokens_ = TokenCounts();
+  awaiting_first_event_ = false;
+}
+
+void GatewayExchange::ReportAccount(int status, const std::string& detail) {
+  if (!account_open_ || !pool_) return;
+  account_open_ = false;
+  std::string hint = CooldownHintFromHeaders(HeaderList(upstream_headers_.list().begin(), upstream_headers_.list().end()));
+  pool_->ReportResult(account_, status, hint, UnixMs(), detail);
+  if (status == 401 || status == 403)
+    LogWarn("hub", "provider " + config_->providers[provider_].id + " account " + pool_->config(account_).id +
+                       " disabled after " + std::to_string(status));
+}
+
+void GatewayExchange::BookUsage() {
+  if (booked_ || attempts_ == 0 || provider_ < 0) return;
+  booked_ = true;
+  const ProviderConfig& p = config_->providers[provider_];
+  UsageRow row;
+  row.ts = static_cast<double>(started_unix_ms_) / 1000.0;
+  row.request_id = request_id_;
+  row.key_name = client_key_name_;
+  row.tenant = tenant_;
+  row.client_family = ClientFamily(head_.headers.GetOr("User-Agent", ""));
+  row.model_requested = requested_model_;
+  row.model_used = upstream_model_;
+  row.provider = p.id;
+  if (pool_ && account_ >= 0) row.account = pool_->config(account_).id;
+  row.status = status_sent_;
+  if (tokens_.reported) {
+    ApplyTokenCounts(tokens_, &row);
+  } else if (status_sent_ >= 200 && status_sent_ < 300) {
+    // The provider reported nothing (or the stream was cut): about four
+    // bytes of JSON per token, marked as an estimate.
+    row.estimated = true;
+    row.input_tokens = static_cast<int64_t>(request_bytes_ / 4);
+    row.output_tokens = static_cast<int64_t>(bytes_out_ / 4);
+  }
+  uint64_t now = NowMs();
+  row.ttfb_ms = first_byte_ms_ ? static_cast<int64_t>(first_byte_ms_ - started_ms_) : 0;
+  row.duration_ms = static_cast<int64_t>(now - started_ms_);
+  if (auto price = services_->prices().PriceFor(ProviderTypeName(p.type), upstream_model_)) row.cost_usd = CostUsd(row, *price);
+  uint64_t tokens = static_cast<uint64_t>(row.input_tokens + row.output_tokens + row.cache_read_tokens + row.cache_write_tokens);
+  if (key_) {
+    services_->rates().RecordTokens(key_->name, key_->tpm, tokens);
+    if (row.cost_usd > 0) services_->budget().Add(key_->name, row.cost_usd);
+  }
+  if (tenant_cfg_ && tenant_cfg_->tpm) services_->rates().RecordTokens("tenant:" + tenant_cfg_->id, tenant_cfg_->tpm, tokens);
+  services_->ledger().Book(std::move(row));
 }
 
 void GatewayExchange::CallProvider(const std::string& path_and_query, std::string body, bool stream) {
@@ -376,7 +622,8 @@ void GatewayExchange::CallProvider(const std::string& path_and_query, std::strin
     }
     bytes = std::move(built.value());
   } else {
-    RequestHead req = BuildProviderHead(p, head_, path_and_query, body.size(), stream, request_id_);
+    const std::string& key = pool_ && account_ >= 0 ? pool_->config(account_).key : std::string();
+    RequestHead req = BuildProviderHead(p, head_, path_and_query, body.size(), stream, request_id_, key);
     bytes = SerializeRequestHead(req);
     bytes.append(body);
   }
@@ -401,14 +648,15 @@ void GatewayExchange::OnTimeout() {
   uint64_t now = NowMs();
   uint64_t limit = static_cast<uint64_t>(config_->upstream_timeout_sec) * 1000;
   if (upstream_status_ == 0) {
-    if (now - started_ms_ >= limit) {
+    if (now - attempt_started_ms_ >= limit) {
       if (call_) call_->Cancel();
       call_ = nullptr;
+      ReportAccount(0, "no response within the upstream timeout");
       ++conn_->server()->stats().upstream_errors;
       SendError(504, "the provider sent no response within " + std::to_string(config_->upstream_timeout_sec) + " s");
       return;
     }
-    ArmTimer(limit - (now - started_ms_));
+    ArmTimer(limit - (now - attempt_started_ms_));
     return;
   }
   uint64_t silent = now - last_upstream_ms_;
@@ -436,16 +684,31 @@ void GatewayExchange::OnUpstreamHead(const ResponseHead& head) {
   upstream_status_ = head.status;
   upstream_headers_ = head.headers;
   first_byte_ms_ = last_upstream_ms_ = NowMs();
-  if (head.status >= 300) return;  // error body is collected, then translated
+  // Errors judge the account now (a retry must not pick it again); a success
+  // is reported when the response ends, so in-flight counts stay true.
+  if (head.status >= 300) {
+    if (head.status != 401 && head.status != 403) ReportAccount(head.status, "");
+    return;  // error body is collected, then translated
+  }
   if (stream_ && bedrock_) {
     // application/vnd.amazon.eventstream, whatever the head says.
     eventstream_ = std::make_unique<EventStreamDecoder>();
+    if (passthrough_) usage_decoder_ = NewStreamDecoder(ApiFormat::kAnthropic);
     awaiting_first_event_ = true;
     ArmTimer(kKeepAliveMs);
   } else if (stream_) {
     StartStreamResponse();
     if (!passthrough_) {
       sse_ = std::make_unique<SseParser>([this](const SseEvent& e) { HandleStreamEvent(e); });
+    } else {
+      // The bytes go through untouched; a second decoder reads the same
+      // events only for their usage.
+      usage_decoder_ = NewStreamDecoder(provider_format_);
+      usage_sse_ = std::make_unique<SseParser>([this](const SseEvent& e) {
+        std::vector<JsonPtr> chunks;
+        usage_decoder_->Decode(e, &chunks);
+        for (const JsonPtr& c : chunks) NoteUsage(c.get());
+      });
     }
     ArmTimer(kKeepAliveMs);
   } else if (passthrough_) {
@@ -464,6 +727,8 @@ void GatewayExchange::OnUpstreamBody(std::string_view data) {
     FeedBedrockStream(data);
   } else if (passthrough_) {
     WriteChunk(data);
+    if (usage_sse_) usage_sse_->Feed(data);
+    else if (!stream_ && usage_body_.size() + data.size() <= kMaxUsageBody) usage_body_.append(data);
   } else if (stream_) {
     sse_->Feed(data);
     EmitChunks();
@@ -493,8 +758,16 @@ void GatewayExchange::FeedBedrockStream(std::string_view data) {
     if (awaiting_first_event_) StartStreamResponse();
     // The frames carry Anthropic's own events: an Anthropic client gets them
     // as SSE unchanged, others through the Anthropic stream decoder.
-    if (passthrough_) WriteChunk(FormatSse(item.event.event, item.event.data));
-    else HandleStreamEvent(item.event);
+    if (passthrough_) {
+      WriteChunk(FormatSse(item.event.event, item.event.data));
+      if (usage_decoder_) {
+        std::vector<JsonPtr> chunks;
+        usage_decoder_->Decode(item.event, &chunks);
+        for (const JsonPtr& c : chunks) NoteUsage(c.get());
+      }
+    } else {
+      HandleStreamEvent(item.event);
+    }
   }
   if (!passthrough_) EmitChunks();
   if (!decoded.ok()) {
@@ -526,7 +799,10 @@ void GatewayExchange::HandleStreamEvent(const SseEvent& event) {
 void GatewayExchange::EmitChunks() {
   if (chunks_.empty()) return;
   std::string out;
-  for (const JsonPtr& c : chunks_) out += encoder_->Encode(c.get());
+  for (const JsonPtr& c : chunks_) {
+    NoteUsage(c.get());
+    out += encoder_->Encode(c.get());
+  }
   chunks_.clear();
   WriteChunk(out);
 }
@@ -535,6 +811,15 @@ void GatewayExchange::OnUpstreamComplete() {
   call_ = nullptr;
   if (finished_) return;
   if (upstream_status_ >= 300) {
+    if (upstream_status_ == 401 || upstream_status_ == 403) ReportAccount(upstream_status_, ProviderErrorMessage());
+    if (RetryEligible(upstream_status_) && PickNext(false)) {
+      LogInfo("hub", "request " + request_id_ + ": provider answered " + std::to_string(upstream_status_) +
+                         ", trying " + config_->providers[candidates_[candidate_].provider].id + " account " +
+                         pool_->config(account_).id);
+      ResetAttempt();
+      StartAttempt();
+      return;
+    }
     Headers extra;
     if (const std::string* ra = upstream_headers_.Get("Retry-After")) extra.Add("Retry-After", *ra);
     int status = upstream_status_;
@@ -552,6 +837,18 @@ void GatewayExchange::OnUpstreamComplete() {
   if (eventstream_ && !eventstream_->at_boundary()) {
     OnUpstreamError(Status::Error("the Bedrock event stream ended inside a frame"), true);
     return;
+  }
+  ReportAccount(upstream_status_, "");
+  if (usage_sse_) {
+    usage_sse_->Finish();
+    std::vector<JsonPtr> chunks;
+    usage_decoder_->Finish(&chunks);
+    for (const JsonPtr& c : chunks) NoteUsage(c.get());
+  }
+  if (!stream_ && passthrough_ && !usage_body_.empty()) {
+    if (auto parsed = ParseJson(usage_body_); parsed.ok())
+      if (auto chat = ToChatResponse(provider_format_, parsed->get()); chat.ok()) NoteUsage(chat->get());
+    usage_body_.clear();
   }
   if (awaiting_first_event_) StartStreamResponse();
   if (stream_) {
@@ -583,6 +880,7 @@ void GatewayExchange::FinishNonStream() {
     SendError(502, "the provider's response could not be read: " + chat.status().message());
     return;
   }
+  NoteUsage(chat->get());
   auto out = FromChatResponse(client_format_, chat->get(), requested_model_);
   if (!out.ok()) {
     SendError(502, "the provider's response could not be translated: " + out.status().message());
@@ -613,6 +911,12 @@ void GatewayExchange::OnUpstreamError(const Status& why, bool started) {
   if (finished_) return;
   ++conn_->server()->stats().upstream_errors;
   LogWarn("hub", "request " + request_id_ + ": provider " + config_->providers[provider_].id + ": " + why.message());
+  ReportAccount(0, why.message());
+  if (RetryEligible(0) && PickNext(false)) {
+    ResetAttempt();
+    StartAttempt();
+    return;
+  }
   if (!client_head_sent_) {
     SendError(502, "the provider could not be reached: " + why.message());
     return;
@@ -690,6 +994,12 @@ void GatewayExchange::Finish(bool close_connection) {
   if (finished_) return;
   finished_ = true;
   if (timer_) uv_timer_stop(timer_);
+  if (account_open_) {
+    pool_->Release(account_);
+    account_open_ = false;
+  }
+  BookUsage();
+  slot_.Reset();
   HubStats& st = conn_->server()->stats();
   if (status_sent_ >= 500) ++st.responses_5xx;
   else if (status_sent_ >= 400) ++st.responses_4xx;

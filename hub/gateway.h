@@ -13,6 +13,10 @@
 #include "common/sse.h"
 #include "hub/formats/translate.h"
 #include "hub/hub_config.h"
+#include "hub/keys.h"
+#include "hub/limits.h"
+#include "hub/model_resolver.h"
+#include "hub/usage_extract.h"
 #include "hub/providers/aws_eventstream.h"
 #include "hub/router.h"
 #include "hub/upstream/upstream_client.h"
@@ -20,6 +24,8 @@
 namespace tether {
 
 class HubConnection;
+class HubServices;
+class AccountPool;
 
 class GatewayExchange : public UpstreamHandler {
  public:
@@ -49,6 +55,23 @@ class GatewayExchange : public UpstreamHandler {
   void ListModels();
   void CountTokensLocally();
   bool Authenticate();
+  void RunAdmin();
+  bool AdmitLimits();  // rate, budget, concurrency; false when denied (answered)
+  void DenyLimit(const LimitDecision& d);
+  // Resolution under the tenant's model_map and provider allow-list; the
+  // combo entries in order. *denied_provider names a provider the tenant
+  // may not use when that is why nothing resolved.
+  std::vector<ResolvedModel> ResolveCandidates(std::string* denied_provider) const;
+  void UseCandidate(size_t i);  // sets provider_, upstream_model_, formats
+  // Chooses the next (candidate, account) to try: the current candidate's
+  // untried accounts first, then the next candidates. False when none.
+  bool PickNext(bool first);
+  bool StartAttempt();  // builds the body and calls; false when answered
+  bool RetryEligible(int status) const;
+  void ResetAttempt();
+  void ReportAccount(int status, const std::string& detail);
+  void BookUsage();
+  void NoteUsage(const cJSON* chunk_or_response) { MergeChatUsageOf(chunk_or_response, &tokens_); }
   void CallProvider(const std::string& path_and_query, std::string body, bool stream);
   void SendError(int status, const std::string& message, const Headers* extra = nullptr);
   void SendJson(int status, const std::string& body, const Headers* extra = nullptr);
@@ -70,6 +93,30 @@ class GatewayExchange : public UpstreamHandler {
 
   HubConnection* conn_;
   std::shared_ptr<const HubConfig> config_;
+  HubServices* services_;
+  std::shared_ptr<const KeyPolicy> key_;  // null on an open hub
+  std::string tenant_;                    // the path's UID, else the key's tenant
+  const TenantConfig* tenant_cfg_ = nullptr;  // points into *config_
+  ConcurrencyLimiter::Slot slot_;
+  // Attempts: combo entries in order, each with its pool's accounts.
+  std::vector<ResolvedModel> candidates_;
+  size_t candidate_ = 0;
+  std::shared_ptr<AccountPool> pool_;
+  int account_ = -1;
+  bool account_open_ = false;  // picked, not yet reported or released
+  std::vector<int> tried_;     // accounts of the current candidate
+  int attempts_ = 0;
+  std::string session_key_;
+  uint64_t attempt_started_ms_ = 0;
+  uint64_t started_unix_ms_ = 0;
+  // Usage: tokens the provider reported, and a second decoder that only
+  // reads usage from passthrough streams.
+  TokenCounts tokens_;
+  size_t request_bytes_ = 0;
+  std::unique_ptr<SseParser> usage_sse_;
+  std::unique_ptr<StreamDecoder> usage_decoder_;
+  std::string usage_body_;  // non-stream passthrough copy (bounded), for its usage
+  bool booked_ = false;
   RequestHead head_;
   Route route_;
   std::string body_;

@@ -1,5 +1,6 @@
 #include "hub/hub_config.h"
 
+#include <cctype>
 #include <cstdlib>
 
 #include "common/json.h"
@@ -107,6 +108,136 @@ static bool ParseProviderType(const std::string& s, ProviderType* out) {
   return true;
 }
 
+// Map of name → string under `key` (e.g. model_map).
+static void ReadStringMap(const ConfigNode& node, std::map<std::string, std::string>* out) {
+  if (node.IsObject()) {
+    const cJSON* e;
+    cJSON_ArrayForEach(e, node.raw()) {
+      if (cJSON_IsString(e)) (*out)[e->string] = e->valuestring;
+      else node.ErrorAt(e->string, "expected a model name");
+    }
+  } else if (!node.IsNull()) {
+    node.Error("expected an object mapping model names");
+  }
+}
+
+static void ReadClientKeys(const ConfigNode& root, HubConfig* c) {
+  std::vector<std::string> legacy = root.Strings("client_keys");
+  for (size_t i = 0; i < legacy.size(); ++i) {
+    if (legacy[i].empty()) continue;
+    KeyPolicy p;
+    p.name = "key" + std::to_string(i);
+    p.sha256 = HashClientKey(legacy[i]);
+    c->keys.push_back(std::move(p));
+  }
+  ConfigNode keys = root.Child("keys");
+  for (int i = 0, n = keys.IsNull() ? 0 : keys.Size(); i < n; ++i) {
+    ConfigNode k = keys.At(i);
+    if (!k.IsObject()) {
+      k.Error("expected an object {name, key | sha256, tenant, …}");
+      continue;
+    }
+    KeyPolicy p = ReadKeyPolicy(k);
+    for (const KeyPolicy& other : c->keys) {
+      if (!p.name.empty() && other.name == p.name) k.ErrorAt("name", "duplicate key name \"" + p.name + "\"");
+      else if (!p.sha256.empty() && other.sha256 == p.sha256) k.ErrorAt("key", "the same key as \"" + other.name + "\"");
+    }
+    c->keys.push_back(std::move(p));
+  }
+}
+
+static void ReadAccounts(const ConfigNode& p, ProviderConfig* pc) {
+  std::vector<std::string> legacy = p.Strings("keys");
+  for (size_t i = 0; i < legacy.size(); ++i) pc->accounts.push_back({"acct" + std::to_string(i), legacy[i], 0, 1});
+  ConfigNode accounts = p.Child("accounts");
+  for (int i = 0, n = accounts.IsNull() ? 0 : accounts.Size(); i < n; ++i) {
+    ConfigNode a = accounts.At(i);
+    if (!a.IsObject()) {
+      a.Error("expected an object {id, key, priority, weight}");
+      continue;
+    }
+    a.CheckKeys({"id", "key", "priority", "weight"});
+    AccountConfig ac;
+    ac.id = a.RequiredString("id");
+    ac.key = a.String("key", "");
+    ac.priority = static_cast<int>(a.Int("priority", 0, -1000000, 1000000));
+    ac.weight = static_cast<int>(a.Int("weight", 1, 1, 1000000));
+    for (const AccountConfig& other : pc->accounts)
+      if (!ac.id.empty() && other.id == ac.id) a.ErrorAt("id", "duplicate account id \"" + ac.id + "\"");
+    pc->accounts.push_back(std::move(ac));
+  }
+}
+
+static bool ValidTenantId(const std::string& id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char ch : id)
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_' && ch != '-') return false;
+  return true;
+}
+
+// After providers: tenant allow-lists name provider ids.
+static void ReadTenants(const ConfigNode& root, HubConfig* c) {
+  ConfigNode tenants = root.Child("tenants");
+  for (int i = 0, n = tenants.IsNull() ? 0 : tenants.Size(); i < n; ++i) {
+    ConfigNode t = tenants.At(i);
+    TenantConfig tc;
+    if (t.IsString()) {
+      tc.id = t.AsString();
+    } else if (t.IsObject()) {
+      t.CheckKeys({"id", "providers", "model_map", "rpm", "tpm"});
+      tc.id = t.RequiredString("id");
+      tc.providers = t.Strings("providers");
+      for (const std::string& pid : tc.providers) {
+        bool known = false;
+        for (const ProviderConfig& p : c->providers) known = known || p.id == pid;
+        if (!known) t.ErrorAt("providers", "unknown provider id \"" + pid + "\"");
+      }
+      ReadStringMap(t.Child("model_map"), &tc.model_map);
+      tc.rpm = static_cast<int>(t.Int("rpm", 0, 0, 1000000000));
+      tc.tpm = static_cast<int>(t.Int("tpm", 0, 0, 2000000000));
+    } else {
+      t.Error("expected a tenant id or an object {id, providers, model_map, rpm, tpm}");
+      continue;
+    }
+    if (!tc.id.empty() && !ValidTenantId(tc.id)) t.Error("expected a tenant id of 1-64 letters, digits, _ or -");
+    for (const TenantConfig& other : c->tenants)
+      if (other.id == tc.id && !tc.id.empty()) t.Error("duplicate tenant \"" + tc.id + "\"");
+    c->tenants.push_back(std::move(tc));
+  }
+}
+
+static void ReadCombos(const ConfigNode& root, HubConfig* c) {
+  ConfigNode combos = root.Child("combos");
+  if (combos.IsNull()) return;
+  if (!combos.IsObject()) {
+    combos.Error("expected an object of combo names to lists of \"provider/model\"");
+    return;
+  }
+  const cJSON* e;
+  cJSON_ArrayForEach(e, combos.raw()) {
+    ConfigNode list = combos.Child(e->string);
+    std::vector<std::string> entries;
+    for (int i = 0, n = list.Size(); i < n; ++i) {
+      ConfigNode item = list.At(i);
+      std::string v = item.AsString();
+      size_t slash = v.find('/');
+      bool known = false;
+      if (slash != std::string::npos)
+        for (const ProviderConfig& p : c->providers) known = known || p.id == v.substr(0, slash);
+      if (!v.empty() && !known) item.Error("expected \"provider/model\" with a configured provider id, got \"" + v + "\"");
+      entries.push_back(v);
+    }
+    if (entries.empty()) list.Error("expected at least one \"provider/model\"");
+    c->combos[e->string] = std::move(entries);
+  }
+}
+
+const TenantConfig* FindTenant(const HubConfig& config, const std::string& id) {
+  for (const TenantConfig& t : config.tenants)
+    if (t.id == id) return &t;
+  return nullptr;
+}
+
 Result<HubConfig> LoadHubConfig(const std::string& path) {
   HubConfig c;
   ConfigErrors errors(path.empty() ? "hub.json" : path);
@@ -119,8 +250,9 @@ Result<HubConfig> LoadHubConfig(const std::string& path) {
     doc = JsonNewObj();
   }
   ConfigNode root(doc.get(), "", &errors);
-  root.CheckKeys({"listen", "tls", "edge_tokens", "plain_listen", "client_keys", "upstream_timeout_sec",
-                  "max_body_bytes", "providers", "model_map", "tenants", "debug_allow", "debug_log"});
+  root.CheckKeys({"listen", "tls", "edge_tokens", "plain_listen", "client_keys", "keys", "data_dir", "prices",
+                  "upstream_timeout_sec", "max_body_bytes", "providers", "model_map", "tenants", "combos",
+                  "admin_token", "admin_via_edge", "debug_allow", "debug_log"});
   if (auto hp = ParseHostPort(root.String("listen", "0.0.0.0:8443")); hp.ok()) {
     c.listen_host = hp->host;
     c.listen_port = hp->port;
@@ -143,7 +275,12 @@ Result<HubConfig> LoadHubConfig(const std::string& path) {
       root.ErrorAt("plain_listen", hp.status().message());
     }
   }
-  c.client_keys = root.Strings("client_keys");
+  ReadClientKeys(root, &c);
+  c.data_dir = root.String("data_dir", "run/data");
+  if (c.data_dir.empty()) root.ErrorAt("data_dir", "expected a directory");
+  c.prices = root.String("prices", "etc/prices.json");
+  c.admin_token = root.String("admin_token", "");
+  c.admin_via_edge = root.Bool("admin_via_edge", false);
   c.upstream_timeout_sec = static_cast<int>(root.Int("upstream_timeout_sec", 300, 1, 86400));
   c.max_body_bytes = static_cast<size_t>(root.Int("max_body_bytes", 32 << 20, 1024, 1LL << 32));
 
@@ -156,11 +293,11 @@ Result<HubConfig> LoadHubConfig(const std::string& path) {
     if (!type.empty() && !ParseProviderType(type, &pc.type))
       p.ErrorAt("type", "expected openai, openai-responses, anthropic, gemini or bedrock, got \"" + type + "\"");
     if (pc.type == ProviderType::kBedrock) {
-      p.CheckKeys({"id", "type", "base_url", "keys", "headers", "models", "model_globs", "proxy", "region",
+      p.CheckKeys({"id", "type", "base_url", "keys", "accounts", "headers", "models", "model_globs", "proxy", "region",
                    "aws_access_key_id", "aws_secret_access_key", "aws_session_token", "api_key", "endpoint"});
       ReadBedrock(p, &pc);
     } else {
-      p.CheckKeys({"id", "type", "base_url", "keys", "headers", "models", "model_globs", "proxy"});
+      p.CheckKeys({"id", "type", "base_url", "keys", "accounts", "headers", "models", "model_globs", "proxy"});
       pc.base_url = p.RequiredString("base_url");
     }
     if (pc.type != ProviderType::kBedrock && !pc.base_url.empty()) {
@@ -173,7 +310,7 @@ Result<HubConfig> LoadHubConfig(const std::string& path) {
         pc.path_prefix = u->path;
       }
     }
-    pc.keys = p.Strings("keys");
+    ReadAccounts(p, &pc);
     if (std::string proxy = p.String("proxy", ""); !proxy.empty()) {
       auto parsed = ParseProxyUrl(proxy);
       if (!parsed.ok()) p.ErrorAt("proxy", parsed.status().message());
@@ -204,17 +341,9 @@ Result<HubConfig> LoadHubConfig(const std::string& path) {
       if (other.id == pc.id && !pc.id.empty()) p.ErrorAt("id", "duplicate provider id \"" + pc.id + "\"");
     c.providers.push_back(std::move(pc));
   }
-  ConfigNode mm = root.Child("model_map");
-  if (mm.IsObject()) {
-    const cJSON* e;
-    cJSON_ArrayForEach(e, mm.raw()) {
-      if (cJSON_IsString(e)) c.model_map[e->string] = e->valuestring;
-      else mm.ErrorAt(e->string, "expected a model name");
-    }
-  } else if (!mm.IsNull()) {
-    mm.Error("expected an object mapping model names");
-  }
-  c.tenants = root.Strings("tenants");
+  ReadStringMap(root.Child("model_map"), &c.model_map);
+  ReadTenants(root, &c);
+  ReadCombos(root, &c);
   std::vector<std::string> allow = root.Has("debug_allow") ? root.Strings("debug_allow")
                                                            : std::vector<std::string>{"127.0.0.0/8", "::1/128"};
   for (const std::string& a : allow)

@@ -10,6 +10,8 @@
 #include "common/config.h"
 #include "common/netmask.h"
 #include "common/status.h"
+#include "hub/accounts.h"
+#include "hub/keys.h"
 #include "hub/upstream/proxy.h"
 
 namespace tether {
@@ -31,7 +33,9 @@ struct ProviderConfig {
   std::string id;
   ProviderType type = ProviderType::kOpenAI;
   std::string base_url;  // scheme://host[:port][/path], path without a trailing slash
-  std::vector<std::string> keys;
+  // Credentials, tried by AccountPool (priority, weight, health). Legacy
+  // "keys": ["k1", "k2"] become accounts "acct0", "acct1".
+  std::vector<AccountConfig> accounts;
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers to send
   std::vector<ModelEntry> models;
   std::vector<std::string> model_globs;  // e.g. "claude-*": route matching names here
@@ -51,6 +55,15 @@ struct ProviderConfig {
   std::string path_prefix;
 };
 
+// A tenant (UID in the path): which providers it may use, its own model
+// names (applied before the global model_map) and its shared rate limits.
+struct TenantConfig {
+  std::string id;
+  std::vector<std::string> providers;  // provider ids allowed; empty: all
+  std::map<std::string, std::string> model_map;
+  int rpm = 0, tpm = 0;  // for all keys of the tenant together; 0: unlimited
+};
+
 struct HubConfig {
   std::string listen_host = "0.0.0.0";
   int listen_port = 8443;
@@ -58,17 +71,29 @@ struct HubConfig {
   std::vector<std::string> edge_tokens;
   std::string plain_host;  // empty: no plain listener
   int plain_port = 0;
-  std::vector<std::string> client_keys;
+  // Static client keys: "keys" entries plus legacy "client_keys" strings
+  // (named "key0", "key1", …). Keys created at run time live in data_dir.
+  std::vector<KeyPolicy> keys;
+  std::string data_dir = "run/data";      // keys.db and usage.db
+  std::string prices = "etc/prices.json";  // missing file: costs are 0
   int upstream_timeout_sec = 300;
   size_t max_body_bytes = 32 * 1024 * 1024;
   std::vector<ProviderConfig> providers;
   std::map<std::string, std::string> model_map;  // from → to ("provider/model" allowed)
-  std::vector<std::string> tenants;  // known UIDs; empty accepts any well-formed UID
+  std::vector<TenantConfig> tenants;  // known UIDs; empty accepts any well-formed UID
+  // A model name that stands for an ordered list of "provider/model": each
+  // is tried in turn on 429, 5xx or a transport error before the first byte.
+  std::map<std::string, std::vector<std::string>> combos;
+  std::string admin_token;  // Bearer token for /admin/; empty: admin API off
+  bool admin_via_edge = false;  // also answer /admin/ through admitted edges
   NetworkList debug_allow;
   bool debug_log = false;
 };
 
 Result<HubConfig> LoadHubConfig(const std::string& path);
+
+// The tenant with this id, or nullptr.
+const TenantConfig* FindTenant(const HubConfig& config, const std::string& id);
 
 struct ParsedUrl {
   bool tls = false;

@@ -25,6 +25,9 @@ Status HubServer::Start() {
   auto ctx = TlsContext::NewServer(o);
   if (!ctx.ok()) return Status::Error("tls: " + ctx.status().message());
   tls_ = std::move(ctx.value());
+  auto services = HubServices::Open(*config_);
+  if (!services.ok()) return services.status();
+  services_ = std::move(services.value());
   upstream_ = std::make_unique<UpstreamClient>(loop_);
   if (Status st = upstream_->Init(); !st.ok()) LogWarn("hub", st.message() + " (HTTPS providers will fail)");
   tls_listener_ = std::make_unique<Listener>(loop_, [this](uv_stream_t* s) { OnAccept(s, true); });
@@ -41,7 +44,13 @@ void HubServer::StopAccepting() {
   if (plain_listener_) plain_listener_->Close();
 }
 
-void HubServer::Reload(HubConfig config) { config_ = std::make_shared<const HubConfig>(std::move(config)); }
+void HubServer::Reload(HubConfig config) {
+  if (services_) {
+    if (config.data_dir != config_->data_dir) LogWarn("hub", "data_dir changes need a restart; keeping " + config_->data_dir);
+    if (Status st = services_->Reload(config); !st.ok()) LogError("hub", "reload: client keys: " + st.message());
+  }
+  config_ = std::make_shared<const HubConfig>(std::move(config));
+}
 
 void HubServer::OnAccept(uv_stream_t* server, bool tls) {
   Stream* s = Stream::Accept(server, tls ? tls_.get() : nullptr, nullptr);
@@ -59,14 +68,17 @@ std::string HubServer::InfoJson() {
   JsonAddStr(cfg, "listen", config_->listen_host + ":" + std::to_string(config_->listen_port));
   JsonAddBool(cfg, "mtls", !config_->client_ca.empty());
   JsonAddNum(cfg, "edge_tokens", static_cast<double>(config_->edge_tokens.size()));
-  JsonAddNum(cfg, "client_keys", static_cast<double>(config_->client_keys.size()));
+  JsonAddNum(cfg, "client_keys", static_cast<double>(config_->keys.size()));
+  JsonAddNum(cfg, "tenants", static_cast<double>(config_->tenants.size()));
+  JsonAddNum(cfg, "combos", static_cast<double>(config_->combos.size()));
+  JsonAddBool(cfg, "admin_api", !config_->admin_token.empty());
   cJSON* providers = JsonAddArr(r, "providers");
   for (const ProviderConfig& p : config_->providers) {
     cJSON* o = JsonAddObj(providers, nullptr);
     JsonAddStr(o, "id", p.id);
     JsonAddStr(o, "type", ProviderTypeName(p.type));
     JsonAddStr(o, "base_url", p.base_url);
-    JsonAddNum(o, "keys", static_cast<double>(p.keys.size()));
+    JsonAddNum(o, "accounts", static_cast<double>(p.accounts.size()));
     JsonAddNum(o, "models", static_cast<double>(p.models.size()));
   }
   cJSON* req = JsonAddObj(r, "requests");
@@ -83,6 +95,7 @@ std::string HubServer::InfoJson() {
   cJSON* conns = JsonAddObj(r, "connections");
   JsonAddNum(conns, "open", static_cast<double>(stats_.connections_open));
   JsonAddNum(conns, "edges", static_cast<double>(stats_.edge_connections));
+  if (services_) services_->AddInfo(r);
   JsonAddNum(r, "rss_bytes", static_cast<double>(ResidentBytes()));
   return PrintJson(r);
 }

@@ -12,6 +12,7 @@
 #include "common/http.h"
 #include "common/net.h"
 #include "hub/hub_config.h"
+#include "hub/services.h"
 #include "hub/upstream/upstream_client.h"
 
 namespace tether {
@@ -34,6 +35,7 @@ class HubServer {
   // REQUIRES: loop outlives the server.
   HubServer(uv_loop_t* loop, HubConfig config);
   ~HubServer();
+  // Opens the services (data_dir, keys, ledger) and the listeners.
   Status Start();
   void StopAccepting();
   // Swaps in a new config for new requests; in-flight ones keep theirs.
@@ -42,6 +44,8 @@ class HubServer {
   const HubConfig& config() const { return *config_; }
   std::shared_ptr<const HubConfig> config_ref() const { return config_; }
   UpstreamClient& upstream() { return *upstream_; }
+  // REQUIRES: Start() succeeded.
+  HubServices& services() { return *services_; }
   HubStats& stats() { return stats_; }
   uv_loop_t* loop() const { return loop_; }
   int tls_port() const { return tls_listener_ ? tls_listener_->bound_port() : 0; }
@@ -60,6 +64,7 @@ class HubServer {
   std::unique_ptr<Listener> tls_listener_;
   std::unique_ptr<Listener> plain_listener_;
   std::unique_ptr<UpstreamClient> upstream_;
+  std::unique_ptr<HubServices> services_;
   HubStats stats_;
   uint64_t started_ms_ = 0;
 };
@@ -81,6 +86,7 @@ class HubConnection : public StreamHandler {
   void ExchangeDone(bool close_connection);
   const std::string& peer_address() const { return stream_->peer_address(); }
   bool trusted_edge() const { return admitted_edge_; }
+  bool via_edge_listener() const { return via_edge_listener_; }
   HubServer* server() const { return server_; }
 
  private:

@@ -65,7 +65,8 @@ static bool DropClientHeader(std::string_view name) {
 }
 
 RequestHead BuildProviderHead(const ProviderConfig& p, const RequestHead& client, const std::string& path_and_query,
-                              size_t body_size, bool stream, const std::string& request_id) {
+                              size_t body_size, bool stream, const std::string& request_id,
+                              const std::string& key) {
   RequestHead h;
   h.method = client.method == "GET" ? "GET" : "POST";
   h.target = path_and_query;
@@ -79,7 +80,6 @@ RequestHead BuildProviderHead(const ProviderConfig& p, const RequestHead& client
   h.headers.Add("Content-Type", "application/json");
   h.headers.Add("Accept", stream ? "text/event-stream" : "application/json");
   h.headers.Add("X-Request-Id", request_id);
-  const std::string key = p.keys.empty() ? std::string() : p.keys.front();
   switch (p.type) {
     case ProviderType::kOpenAI:
     case ProviderType::kOpenAIResponses:

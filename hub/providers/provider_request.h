@@ -24,9 +24,10 @@ std::string ProviderPath(const ProviderConfig& p, Endpoint endpoint, const std::
                          const std::string& client_query);
 
 // The upstream request head: the client's headers minus hop-by-hop, auth,
-// forwarding and edge headers, plus the provider's own credentials.
+// forwarding and edge headers, plus `key`: the credential of the account the
+// pool chose (empty: no auth header, e.g. a local Ollama).
 RequestHead BuildProviderHead(const ProviderConfig& p, const RequestHead& client, const std::string& path_and_query,
-                              size_t body_size, bool stream, const std::string& request_id);
+                              size_t body_size, bool stream, const std::string& request_id, const std::string& key);
 
 // The whole Bedrock request (head + body) for an Anthropic Messages body:
 // InvokeModel, or InvokeModelWithResponseStream when `stream`, on `model_id`,

@@ -38,7 +38,7 @@ TEST(HubConfig, ProvidersParsed) {
   EXPECT_EQ(an.path_prefix, "/anthropic");
   EXPECT_EQ(an.headers[0].first, "x-extra");
   EXPECT_EQ(c->model_map.at("x"), "oa/a");
-  EXPECT_EQ(c->tenants[0], "u1");
+  EXPECT_EQ(c->tenants[0].id, "u1");
 }
 
 TEST(HubConfig, ErrorsNameThePath) {
@@ -140,6 +140,75 @@ TEST(HubConfig, ProviderProxy) {
   ASSERT_FALSE(c.ok());
   EXPECT_NE(c.status().message().find("providers[0].proxy"), std::string::npos) << c.status().message();
   EXPECT_EQ(c.status().message().find("hunter2"), std::string::npos) << c.status().message();
+}
+
+TEST(HubConfig, KeysTenantsAccountsCombos) {
+  setenv("TETHER_TEST_ALICE_KEY", "tk-alice-secret", 1);
+  auto c = LoadHubConfig(WriteTemp(std::string("{") + kBase + R"(,"client_keys":["sk-legacy"],
+      "keys":[{"name":"alice","key":"${TETHER_TEST_ALICE_KEY}","tenant":"u1","models":["claude-*"],"rpm":60,
+               "daily_budget_usd":5,"clients":["claude_code"]}],
+      "data_dir":"/tmp/x","prices":"p.json","admin_token":"adm","admin_via_edge":true,
+      "providers":[{"id":"oa","type":"openai","base_url":"http://x/v1","keys":["k1","k2"]},
+                   {"id":"an","type":"anthropic","base_url":"http://y","accounts":[{"id":"main","key":"a1","priority":0,"weight":3},{"id":"spare","key":"a2","priority":1}]}],
+      "tenants":["u0",{"id":"u1","providers":["an"],"model_map":{"fast":"an/claude-haiku"},"rpm":100,"tpm":5000}],
+      "combos":{"smart":["an/claude-sonnet","oa/gpt-4o"]}})"));
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  ASSERT_EQ(c->keys.size(), 2u);
+  EXPECT_EQ(c->keys[0].name, "key0");
+  EXPECT_EQ(c->keys[0].sha256, HashClientKey("sk-legacy"));
+  EXPECT_EQ(c->keys[1].name, "alice");
+  EXPECT_EQ(c->keys[1].sha256, HashClientKey("tk-alice-secret"));
+  EXPECT_EQ(c->keys[1].tenant, "u1");
+  EXPECT_EQ(c->keys[1].rpm, 60);
+  EXPECT_DOUBLE_EQ(c->keys[1].daily_budget_usd, 5);
+  EXPECT_EQ(c->data_dir, "/tmp/x");
+  EXPECT_EQ(c->prices, "p.json");
+  EXPECT_EQ(c->admin_token, "adm");
+  EXPECT_TRUE(c->admin_via_edge);
+  ASSERT_EQ(c->providers[0].accounts.size(), 2u);
+  EXPECT_EQ(c->providers[0].accounts[1].id, "acct1");
+  EXPECT_EQ(c->providers[0].accounts[1].key, "k2");
+  EXPECT_EQ(c->providers[1].accounts[0].weight, 3);
+  EXPECT_EQ(c->providers[1].accounts[1].priority, 1);
+  ASSERT_EQ(c->tenants.size(), 2u);
+  EXPECT_EQ(c->tenants[0].id, "u0");
+  const TenantConfig* u1 = FindTenant(*c, "u1");
+  ASSERT_NE(u1, nullptr);
+  EXPECT_EQ(u1->providers, std::vector<std::string>{"an"});
+  EXPECT_EQ(u1->model_map.at("fast"), "an/claude-haiku");
+  EXPECT_EQ(u1->tpm, 5000);
+  EXPECT_EQ(FindTenant(*c, "nope"), nullptr);
+  EXPECT_EQ(c->combos.at("smart").size(), 2u);
+
+  // Defaults.
+  c = LoadHubConfig(WriteTemp(std::string("{") + kBase + "}"));
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->data_dir, "run/data");
+  EXPECT_EQ(c->prices, "etc/prices.json");
+  EXPECT_TRUE(c->admin_token.empty());
+  EXPECT_FALSE(c->admin_via_edge);
+}
+
+TEST(HubConfig, KeyTenantComboErrorsNameThePath) {
+  auto load = [](const std::string& body) { return LoadHubConfig(WriteTemp(std::string("{") + kBase + "," + body + "}")); };
+  auto expect = [](const Result<HubConfig>& c, const char* path) {
+    ASSERT_FALSE(c.ok());
+    EXPECT_NE(c.status().message().find(path), std::string::npos) << c.status().message();
+  };
+  expect(load(R"("keys":[{"name":"a"}])"), "keys[0].key");
+  expect(load(R"("keys":[{"name":"a","key":"x","rpm":-1}])"), "keys[0].rpm");
+  expect(load(R"("keys":[{"name":"a","key":"x"},{"name":"a","key":"y"}])"), "keys[1].name");
+  expect(load(R"("keys":[{"name":"a","key":"x","clients":["vim"]}])"), "keys[0].clients");
+  expect(load(R"("keys":[{"name":"a","sha256":"abc"}])"), "keys[0].sha256");
+  expect(load(R"("tenants":[{"id":"u1","providers":["ghost"]}])"), "tenants[0].providers");
+  expect(load(R"("tenants":[{"id":"bad id"}])"), "tenants[0]");
+  expect(load(R"("tenants":[{"id":"u1","colour":"red"}])"), "colour");
+  expect(load(R"("combos":{"c":["nowhere/model"]})"), "combos.c[0]");
+  expect(load(R"("combos":{"c":[]})"), "combos.c");
+  expect(load(R"("providers":[{"id":"a","type":"openai","base_url":"http://x","accounts":[{"id":"x","key":"k","weight":0}]}])"),
+         "providers[0].accounts[0].weight");
+  expect(load(R"("providers":[{"id":"a","type":"openai","base_url":"http://x","keys":["k"],"accounts":[{"id":"acct0","key":"k"}]}])"),
+         "providers[0].accounts[0].id");
 }
 
 TEST(ParseBaseUrl, Forms) {

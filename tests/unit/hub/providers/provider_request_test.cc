@@ -15,7 +15,7 @@ ProviderConfig Provider(ProviderType type, std::string prefix, bool tls = true, 
   p.host = "api.example.com";
   p.port = port;
   p.path_prefix = std::move(prefix);
-  p.keys = {"prov-secret-1234"};
+  p.accounts = {{"acct0", "prov-secret-1234", 0, 1}};
   return p;
 }
 
@@ -46,7 +46,7 @@ TEST(ProviderHead, ReplacesClientCredentialsAndKeepsOtherHeaders) {
   client.headers.Add("X-Tether-Edge-Token", "edge-secret");
   client.headers.Add("X-Forwarded-For", "1.2.3.4");
   client.headers.Add("Connection", "keep-alive");
-  RequestHead h = BuildProviderHead(Provider(ProviderType::kAnthropic, ""), client, "/v1/messages", 10, true, "rid");
+  RequestHead h = BuildProviderHead(Provider(ProviderType::kAnthropic, ""), client, "/v1/messages", 10, true, "rid", "prov-secret-1234");
   EXPECT_EQ(h.headers.GetOr("x-api-key", ""), "prov-secret-1234");
   EXPECT_EQ(h.headers.Count("x-api-key"), 1u);
   EXPECT_EQ(h.headers.Get("Authorization"), nullptr);
@@ -67,7 +67,7 @@ TEST(ProviderHead, ReplacesClientCredentialsAndKeepsOtherHeaders) {
 TEST(ProviderHead, OpenAIBearerAndPortInHost) {
   RequestHead client;
   client.method = "POST";
-  RequestHead h = BuildProviderHead(Provider(ProviderType::kOpenAI, "/v1", false, 9000), client, "/v1/chat/completions", 2, false, "r");
+  RequestHead h = BuildProviderHead(Provider(ProviderType::kOpenAI, "/v1", false, 9000), client, "/v1/chat/completions", 2, false, "r", "prov-secret-1234");
   EXPECT_EQ(h.headers.GetOr("Authorization", ""), "Bearer prov-secret-1234");
   EXPECT_EQ(h.headers.GetOr("Host", ""), "api.example.com:9000");
 }
@@ -97,6 +97,17 @@ TEST(ReplaceModelField, UnchangedWhenSameOrAbsent) {
 TEST(ReplaceModelField, KeyStringsContainingEscapes) {
   std::string in = R"({"a\"model":"x","model":"old"})";
   EXPECT_EQ(ReplaceModelField(in, "new"), R"({"a\"model":"x","model":"new"})");
+}
+
+
+TEST(ProviderHead, AccountKeyChosenByCallerAndNoneWhenEmpty) {
+  RequestHead client;
+  client.method = "POST";
+  ProviderConfig p = Provider(ProviderType::kGemini, "");
+  RequestHead h = BuildProviderHead(p, client, "/v1beta/models/g:generateContent", 2, false, "r", "second-account-key");
+  EXPECT_EQ(h.headers.GetOr("x-goog-api-key", ""), "second-account-key");
+  h = BuildProviderHead(p, client, "/v1beta/models/g:generateContent", 2, false, "r", "");
+  EXPECT_EQ(h.headers.Get("x-goog-api-key"), nullptr);
 }
 
 }  // namespace

@@ -1,0 +1,149 @@
+#include "hub/services.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+
+#include "common/log.h"
+#include "common/metrics.h"
+
+namespace tether {
+
+Status EnsureDir(const std::string& path) {
+  std::string cur;
+  size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = path.find('/', pos + 1);
+    cur = path.substr(0, pos);
+    if (cur.empty()) continue;
+    if (::mkdir(cur.c_str(), 0700) != 0 && errno != EEXIST)
+      return Status::Error("mkdir " + cur + ": " + std::strerror(errno));
+  }
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return Status::Error(path + ": not a directory");
+  return Status::Ok();
+}
+
+uint64_t UnixMs() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+}
+
+HubServices::HubServices() : rates_([] { return NowMs(); }), budget_([] { return UnixMs(); }) {}
+
+HubServices::~HubServices() {
+  if (ledger_) ledger_->Flush();
+}
+
+static bool SameAccounts(const std::vector<AccountConfig>& a, const std::vector<AccountConfig>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (a[i].id != b[i].id || a[i].key != b[i].key || a[i].priority != b[i].priority || a[i].weight != b[i].weight)
+      return false;
+  return true;
+}
+
+void HubServices::BuildPools(const HubConfig& config) {
+  std::map<std::string, std::shared_ptr<AccountPool>> pools;
+  std::map<std::string, std::vector<AccountConfig>> configs;
+  for (const ProviderConfig& p : config.providers) {
+    // A provider without credentials (Bedrock signs with its own, a local
+    // Ollama needs none) still gets one account, so health and failover work
+    // the same everywhere.
+    std::vector<AccountConfig> accounts = p.accounts;
+    if (accounts.empty()) accounts.push_back({"default", "", 0, 1});
+    auto old = pools_.find(p.id);
+    if (old != pools_.end() && SameAccounts(pool_configs_[p.id], accounts)) pools[p.id] = old->second;
+    else pools[p.id] = std::make_shared<AccountPool>(accounts);
+    configs[p.id] = std::move(accounts);
+  }
+  pools_ = std::move(pools);
+  pool_configs_ = std::move(configs);
+}
+
+Result<std::unique_ptr<HubServices>> HubServices::Open(const HubConfig& config) {
+  std::unique_ptr<HubServices> s(new HubServices());
+  s->data_dir_ = config.data_dir;
+  if (Status st = EnsureDir(config.data_dir); !st.ok()) return Status::Error("data_dir: " + st.message());
+  s->static_keys_ = config.keys;
+  auto keys = KeyStore::Open(config.data_dir, config.keys);
+  if (!keys.ok()) return keys.status();
+  s->keys_ = std::move(keys.value());
+  s->keys_read_ms_ = NowMs();
+  auto ledger = UsageLedger::Open(config.data_dir + "/usage.db");
+  if (!ledger.ok()) return ledger.status();
+  s->ledger_ = std::move(ledger.value());
+  auto prices = PriceTable::Load(config.prices);
+  if (prices.ok()) s->prices_ = std::move(prices.value());
+  else LogWarn("hub", "prices: " + prices.status().message() + " (usage is booked with cost 0)");
+  s->BuildPools(config);
+  // Budgets survive restarts: seed them with what the ledger already holds.
+  int64_t now = static_cast<int64_t>(std::time(nullptr));
+  auto today = s->ledger_->Query(UsageGroup::kKey, static_cast<double>(UtcDayStart(now)));
+  auto month = s->ledger_->Query(UsageGroup::kKey, static_cast<double>(UtcMonthStart(now)));
+  if (today.ok() && month.ok()) {
+    for (const UsageTotals& m : *month) {
+      double day = 0;
+      for (const UsageTotals& d : *today)
+        if (d.group == m.group) day = d.cost_usd;
+      s->budget_.Restore(m.group, day, m.cost_usd);
+    }
+  } else {
+    LogWarn("hub", "usage ledger: could not read past spend, budgets start at 0");
+  }
+  return s;
+}
+
+Status HubServices::Reload(const HubConfig& config) {
+  static_keys_ = config.keys;
+  Status st = RefreshKeys();
+  BuildPools(config);
+  if (auto prices = PriceTable::Load(config.prices); prices.ok()) prices_ = std::move(prices.value());
+  return st;
+}
+
+Status HubServices::RefreshKeys() {
+  keys_read_ms_ = NowMs();
+  auto keys = KeyStore::Open(data_dir_, static_keys_);
+  if (!keys.ok()) return keys.status();
+  keys_ = std::move(keys.value());
+  return Status::Ok();
+}
+
+std::shared_ptr<const KeyPolicy> HubServices::FindKey(std::string_view key) {
+  std::string hash = HashClientKey(key);
+  if (auto p = keys_->FindByHash(hash)) return p;
+  // Unknown: maybe created by the CLI since. Bounded, so a stream of bad
+  // keys costs at most one small SQLite read per second.
+  if (NowMs() - keys_read_ms_ < 1000) return nullptr;
+  if (Status st = RefreshKeys(); !st.ok()) {
+    LogWarn("hub", "re-reading client keys: " + st.message());
+    return nullptr;
+  }
+  return keys_->FindByHash(hash);
+}
+
+std::shared_ptr<AccountPool> HubServices::pool(const std::string& provider_id) const {
+  auto it = pools_.find(provider_id);
+  return it == pools_.end() ? nullptr : it->second;
+}
+
+void HubServices::AddInfo(cJSON* root) const {
+  uint64_t now = UnixMs();
+  cJSON* pools = JsonAddObj(root, "accounts");
+  for (const auto& [id, pool] : pools_) cJSON_AddItemToObject(pools, id.c_str(), pool->Snapshot(now).release());
+  cJSON* keys = JsonAddObj(root, "keys");
+  JsonAddNum(keys, "count", static_cast<double>(keys_->size()));
+  UsageLedger::Stats st = ledger_->stats();
+  cJSON* usage = JsonAddObj(root, "usage");
+  JsonAddNum(usage, "booked", static_cast<double>(st.booked));
+  JsonAddNum(usage, "written", static_cast<double>(st.written));
+  JsonAddNum(usage, "failed", static_cast<double>(st.failed));
+  JsonAddNum(usage, "dropped", static_cast<double>(st.dropped));
+  JsonAddNum(usage, "prices", static_cast<double>(prices_.size()));
+}
+
+}  // namespace tether
