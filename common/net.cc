@@ -370,10 +370,29 @@ void Stream::SendRaw(std::string data) {
 
 void Stream::StartWrite() {
   if (write_in_flight_ || write_queue_.empty() || state_ == State::kClosing) return;
+  // Most writes complete at once: try that first, which spares libuv's write
+  // request, its epoll interest change and the deferred callback.
+  uv_buf_t bufs[16];
+  unsigned count = 0;
+  for (std::string& d : write_queue_) {
+    if (count == 16) break;
+    bufs[count++] = uv_buf_init(d.data(), static_cast<unsigned>(d.size()));
+  }
+  int rc = uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), bufs, count);
+  if (rc > 0) {
+    ConsumeWritten(static_cast<size_t>(rc));
+  } else if (rc != UV_EAGAIN && rc != 0) {
+    CloseWithError(Status::Error("write: " + UvError(rc)));
+    return;
+  }
+  if (write_queue_.empty()) {
+    AfterWriteProgress();
+    return;
+  }
   auto* w = new WriteReq;
   w->req.data = this;
-  // Coalesce queued buffers into one write: fewer syscalls and TLS records
-  // already framed, so concatenation is safe.
+  // Coalesce what is left into one write: TLS records are already framed,
+  // so concatenation is safe.
   w->data = std::move(write_queue_.front());
   write_queue_.pop_front();
   while (!write_queue_.empty() && w->data.size() < 64 * 1024) {
@@ -382,11 +401,26 @@ void Stream::StartWrite() {
   }
   uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
   write_in_flight_ = true;
-  int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, OnWrite);
+  rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, OnWrite);
   if (rc != 0) {
     write_in_flight_ = false;
     delete w;
     CloseWithError(Status::Error("write: " + UvError(rc)));
+  }
+}
+
+void Stream::ConsumeWritten(size_t n) {
+  AddQueued(-static_cast<int64_t>(n));
+  bytes_out_ += n;
+  while (n > 0 && !write_queue_.empty()) {
+    std::string& front = write_queue_.front();
+    if (front.size() <= n) {
+      n -= front.size();
+      write_queue_.pop_front();
+    } else {
+      front.erase(0, n);
+      n = 0;
+    }
   }
 }
 
@@ -404,15 +438,22 @@ void Stream::OnWrite(uv_write_t* req, int status) noexcept {
     return;
   }
   s->StartWrite();
-  if (s->notify_drain_ && s->queued_bytes_ <= kHighWater / 2) {
-    s->notify_drain_ = false;
-    if (s->handler_) s->handler_->OnStreamDrained(s);
+  if (!s->write_in_flight_) s->AfterWriteProgress();
+}
+
+// Wakes a writer waiting on backpressure and finishes a requested shutdown
+// once everything queued has been written.
+void Stream::AfterWriteProgress() {
+  if (state_ != State::kOpen) return;
+  if (notify_drain_ && queued_bytes_ <= kHighWater / 2) {
+    notify_drain_ = false;
+    if (handler_) handler_->OnStreamDrained(this);
   }
-  if (s->state_ == State::kOpen && s->shutdown_requested_ && s->write_queue_.empty() && !s->write_in_flight_) {
-    s->shutdown_requested_ = false;
+  if (state_ == State::kOpen && shutdown_requested_ && write_queue_.empty() && !write_in_flight_) {
+    shutdown_requested_ = false;
     auto* sreq = new uv_shutdown_t;
-    sreq->data = s;
-    if (uv_shutdown(sreq, reinterpret_cast<uv_stream_t*>(&s->tcp_), OnShutdown) != 0) delete sreq;
+    sreq->data = this;
+    if (uv_shutdown(sreq, reinterpret_cast<uv_stream_t*>(&tcp_), OnShutdown) != 0) delete sreq;
   }
 }
 

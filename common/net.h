@@ -111,6 +111,8 @@ class Stream {
   void FlushTls();
   void SendRaw(std::string data);
   void StartWrite();
+  void ConsumeWritten(size_t n);
+  void AfterWriteProgress();
   void RecordPeer();
 
   uv_tcp_t tcp_;
