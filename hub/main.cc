@@ -240,6 +240,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (config->debug_log) SetLogLevel(LogLevel::kDebug);
+  RaiseFileLimit();
   if (config->keys.empty())
     LogWarn("hub", "no client keys in the config: unless keys were created with `hub keys create`, any client may use this hub");
 
@@ -252,25 +253,14 @@ int main(int argc, char** argv) {
   LogInfo("hub", "listening for edges on " + server.config().listen_host + ":" + std::to_string(server.tls_port()) +
                      (server.plain_port() ? ", plain on " + server.config().plain_host + ":" + std::to_string(server.plain_port()) : ""));
 
-  struct Drain {
-    HubServer* server;
-    uint64_t started_ms = 0;
-    uv_timer_t timer;
-  };
-  Drain drain;
-  drain.server = &server;
-  uv_timer_init(loop, &drain.timer);
-  drain.timer.data = &drain;
+  // SIGTERM: stop accepting, let in-flight requests finish, then leave the loop.
+  Drainer drain(loop, kDrainDeadlineMs, [&] { return server.stats().requests_in_flight; }, nullptr);
   SignalWatcher signals(
       loop,
       [&] {
         LogInfo("hub", "stopping: no new connections, draining in-flight requests (30 s at most)");
         server.StopAccepting();
-        drain.started_ms = NowMs();
-        uv_timer_start(&drain.timer, [](uv_timer_t* t) noexcept {
-          auto* d = static_cast<Drain*>(t->data);
-          if (d->server->stats().requests_in_flight == 0 || NowMs() - d->started_ms > kDrainDeadlineMs) uv_stop(t->loop);
-        }, 0, 100);
+        drain.Start();
       },
       [&] {
         auto fresh = LoadHubConfig(cl.config);
