@@ -1,5 +1,6 @@
 #include "common/process.h"
 
+#include <sys/prctl.h>
 #include <sys/resource.h>
 
 #include <csignal>
@@ -42,6 +43,12 @@ void RaiseFileLimit() {
     rl.rlim_cur = rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
   }
+}
+
+void HardenProcess() {
+  rlimit no_core{0, 0};
+  setrlimit(RLIMIT_CORE, &no_core);
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
 SignalWatcher::SignalWatcher(uv_loop_t* loop, std::function<void()> on_stop, std::function<void()> on_reload)

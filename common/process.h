@@ -24,6 +24,10 @@ CommandLine ParseCommandLine(int argc, char** argv);
 // holds two sockets, and the usual soft limit of 1024 caps a relay at ~500.
 void RaiseFileLimit();
 
+// Keeps secrets out of core dumps and away from same-user ptrace: core size
+// 0 and PR_SET_DUMPABLE off. Called once at start by both binaries.
+void HardenProcess();
+
 // Runs on the loop thread. on_stop is called once for SIGTERM or SIGINT (a
 // second one exits at once); on_reload for every SIGHUP.
 class SignalWatcher {
