@@ -89,8 +89,13 @@ test('slow-reading client on a long stream: edge and hub memory stay bounded, ev
   await done;
   sock.destroy();
   const grownEdge = (during.edge - before.edge) / 1048576, grownHub = (during.hub - before.hub) / 1048576;
-  assert.ok(grownEdge < 4, `edge grew ${grownEdge.toFixed(1)} MB while the client did not read`);
-  assert.ok(grownHub < 4, `hub grew ${grownHub.toFixed(1)} MB while the client did not read`);
+  // AddressSanitizer keeps freed memory in quarantine, so RSS says nothing
+  // about buffering in a sanitizer build (make test SAN=1); the byte checks
+  // below still apply there.
+  if (!/build-san/.test(process.env.TETHER_BUILD || '')) {
+    assert.ok(grownEdge < 4, `edge grew ${grownEdge.toFixed(1)} MB while the client did not read`);
+    assert.ok(grownHub < 4, `hub grew ${grownHub.toFixed(1)} MB while the client did not read`);
+  }
   assert.ok(received > chunks * bytes, `received ${received} bytes`);
   assert.ok(text.includes('[DONE]'), 'stream completed');
 });

@@ -267,7 +267,8 @@ class MockConnection : public StreamHandler {
   void SendNextStep();
   void FinishReply();
   void Abort();  // half-close after what is queued, then close
-  void ArmTimer(int ms, void (MockConnection::*next)());
+  enum class Next { kClose, kSendHead, kSendNextStep };
+  void ArmTimer(int ms, Next next);
   static void OnTimer(uv_timer_t* t) noexcept;
   static void OnTimerClosed(uv_handle_t* h) noexcept;
   void MaybeDelete();
@@ -285,7 +286,7 @@ class MockConnection : public StreamHandler {
   Controls ctl_;
   size_t next_step_ = 0;
   uv_timer_t timer_;
-  void (MockConnection::*timer_next_)() = nullptr;
+  Next timer_next_ = Next::kClose;
   bool stream_closed_ = false;
   bool timer_closed_ = false;
 };
@@ -696,7 +697,7 @@ void MockConnection::StartReply(Reply reply, const Controls& ctl) {
   reply_ = std::move(reply);
   ctl_ = ctl;
   next_step_ = 0;
-  if (ctl_.stall_ms > 0) ArmTimer(ctl_.stall_ms, &MockConnection::SendHead);
+  if (ctl_.stall_ms > 0) ArmTimer(ctl_.stall_ms, Next::kSendHead);
   else SendHead();
 }
 
@@ -753,7 +754,7 @@ void MockConnection::SendNextStep() {
     AppendChunk(&chunk, reply_.steps[next_step_++]);
     stream_->Write(std::move(chunk));
   } while (ctl_.interval_ms <= 0);
-  ArmTimer(ctl_.interval_ms, &MockConnection::SendNextStep);
+  ArmTimer(ctl_.interval_ms, Next::kSendNextStep);
 }
 
 void MockConnection::FinishReply() {
@@ -761,7 +762,7 @@ void MockConnection::FinishReply() {
   --server_->active_responses;
   if (!keep_alive_) {
     stream_->Shutdown();  // the client closes; OnStreamEof finishes the job
-    ArmTimer(1000, nullptr);
+    ArmTimer(1000, Next::kClose);
     return;
   }
   parser_.Resume();
@@ -780,10 +781,10 @@ void MockConnection::Abort() {
   keep_alive_ = false;
   stream_->Shutdown();
   // Do not wait for the peer: a relay may keep its side open.
-  ArmTimer(50, nullptr);
+  ArmTimer(50, Next::kClose);
 }
 
-void MockConnection::ArmTimer(int ms, void (MockConnection::*next)()) {
+void MockConnection::ArmTimer(int ms, Next next) {
   if (stream_closed_) return;
   timer_next_ = next;
   uv_timer_start(&timer_, OnTimer, static_cast<uint64_t>(ms), 0);
@@ -792,10 +793,10 @@ void MockConnection::ArmTimer(int ms, void (MockConnection::*next)()) {
 void MockConnection::OnTimer(uv_timer_t* t) noexcept {
   auto* self = static_cast<MockConnection*>(t->data);
   if (self->stream_closed_) return;
-  if (self->timer_next_) {
-    (self->*self->timer_next_)();
-  } else {
-    self->stream_->Close();  // the Abort grace period is over
+  switch (self->timer_next_) {
+    case Next::kSendHead: self->SendHead(); break;
+    case Next::kSendNextStep: self->SendNextStep(); break;
+    case Next::kClose: self->stream_->Close(); break;  // the Abort grace period is over
   }
 }
 
