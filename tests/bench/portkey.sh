@@ -52,44 +52,8 @@ PK_VERSION=$(node -p "require('$PK_DIR/node_modules/@portkey-ai/gateway/package.
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/tether-bench-portkey.XXXXXX")
 RES="$DIR/results"
 mkdir -p "$RES" "$DIR/certs"
-PIDS=()
-
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
-  for _ in $(seq 1 20); do
-    alive=0
-    for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-    [ $alive = 0 ] && break
-    sleep 0.2
-  done
-  for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null; done
-  rm -rf "$DIR"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-  node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
-}
-
-wait_port() {  # port name
-  for _ in $(seq 1 300); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "bench-portkey: $2 did not listen on port $1" >&2
-  tail -20 "$DIR/$2.err" "$DIR/$2.out" >&2 2>/dev/null
-  exit 1
-}
-
-start() {  # NAME CMD...: runs in the background, remembers the PID in NAME_PID
-  local name=$1
-  shift
-  "$@" >"$DIR/$name.out" 2>"$DIR/$name.err" &
-  local pid=$!
-  PIDS+=("$pid")
-  printf -v "${name}_PID" '%s' "$pid"
-}
+BENCH_NAME=bench-portkey
+. "$ROOT/tests/bench/lib.sh"
 
 kb() {  # PID FIELD (VmRSS | VmHWM)
   awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/status" 2>/dev/null || echo 0

@@ -36,45 +36,8 @@ ulimit -n 8192 2>/dev/null || true
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/tether-bench.XXXXXX")
 RES="$DIR/results"
 mkdir -p "$RES" "$DIR/certs"
-PIDS=()
-
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
-  for _ in 1 2 3 4 5 6 7 8 9 10; do
-    alive=0
-    for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-    [ $alive = 0 ] && break
-    sleep 0.2
-  done
-  for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null; done
-  rm -rf "$DIR"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-  node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
-}
-
-wait_port() {  # port name
-  for _ in $(seq 1 200); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "bench: $2 did not listen on port $1" >&2
-  cat "$DIR/$2.err" >&2 2>/dev/null
-  exit 1
-}
-
-# start NAME CMD...: runs in the background, remembers the PID in NAME_PID.
-start() {
-  local name=$1
-  shift
-  "$@" >"$DIR/$name.out" 2>"$DIR/$name.err" &
-  local pid=$!
-  PIDS+=("$pid")
-  printf -v "${name}_PID" '%s' "$pid"
-}
+BENCH_NAME=bench
+. "$ROOT/tests/bench/lib.sh"
 
 # Resident KiB of a process plus its direct children (nginx master + worker).
 rss_kb() {
@@ -214,7 +177,7 @@ node tests/bench/report.mjs "$RES" "$HOLD" "$N" "$SECONDS_C64"
 # hub, edge and Portkey). This run's processes are stopped first so they do not
 # share the CPU. BENCH_PORTKEY=0 skips it.
 if [ "${BENCH_PORTKEY:-1}" != 0 ]; then
-  cleanup
+  bench_cleanup
   trap - EXIT
   exec "$ROOT/tests/bench/portkey.sh" "$BUILD"
 fi

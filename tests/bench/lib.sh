@@ -1,0 +1,41 @@
+# Process helpers shared by the bench scripts. Source it after setting DIR
+# (the run's temp folder) and BENCH_NAME (for messages); every process
+# started with `start` is stopped by PID when the script exits.
+PIDS=()
+
+bench_cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
+  for _ in $(seq 1 20); do
+    local alive=0
+    for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ $alive = 0 ] && break
+    sleep 0.2
+  done
+  for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null; done
+  rm -rf "$DIR"
+}
+trap bench_cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+  node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+
+wait_port() {  # PORT NAME
+  for _ in $(seq 1 300); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "$BENCH_NAME: $2 did not listen on port $1" >&2
+  tail -20 "$DIR/$2.err" "$DIR/$2.out" >&2 2>/dev/null
+  exit 1
+}
+
+start() {  # NAME CMD...: runs in the background, remembers the PID in NAME_PID
+  local name=$1
+  shift
+  "$@" >"$DIR/$name.out" 2>"$DIR/$name.err" &
+  local pid=$!
+  PIDS+=("$pid")
+  printf -v "${name}_PID" '%s' "$pid"
+}
