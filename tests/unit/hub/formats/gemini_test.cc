@@ -12,48 +12,15 @@
 
 #include "common/sse.h"
 #include "hub/formats/formats_internal.h"
+#include "tests/unit/hub/formats/format_test_util.h"
 
 namespace tether {
 namespace {
 
-JsonPtr J(std::string_view text) {
-  auto r = ParseJson(text);
-  EXPECT_TRUE(r.ok()) << r.status().message() << "\n" << text;
-  return r.ok() ? std::move(*r) : JsonPtr(cJSON_CreateNull());
-}
+using testutil::J;
+using Fixture = testutil::Captured;
 
-std::string FixtureDir() {
-  const char* env = std::getenv("TETHER_FIXTURES");
-  return env && *env ? env : "../shared/fixtures/clients";
-}
-
-struct Fixture {
-  std::string file, path;
-  JsonPtr body;
-};
-
-// Requests with a JSON body from one capture file; "body" may be an object
-// or the body text.
-std::vector<Fixture> LoadFixtures(const std::string& name) {
-  std::vector<Fixture> out;
-  std::ifstream in(FixtureDir() + "/" + name);
-  EXPECT_TRUE(in.good()) << "cannot open " << FixtureDir() << "/" << name << " (set TETHER_FIXTURES)";
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    JsonPtr rec = J(line);
-    const cJSON* body = JsonGet(rec.get(), "body");
-    JsonPtr b;
-    if (cJSON_IsObject(body)) b.reset(cJSON_Duplicate(body, true));
-    else if (cJSON_IsString(body)) {
-      auto p = ParseJson(body->valuestring);
-      if (!p.ok()) continue;
-      b = std::move(*p);
-    } else continue;
-    out.push_back({name, JsonStrOr(rec.get(), "path", ""), std::move(b)});
-  }
-  return out;
-}
+std::vector<Fixture> LoadFixtures(const std::string& name) { return testutil::LoadRequests(name); }
 
 std::string PartsTextOf(const cJSON* parts) {
   std::string s;

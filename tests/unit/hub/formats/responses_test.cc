@@ -11,40 +11,18 @@
 
 #include "common/sse.h"
 #include "hub/formats/formats_internal.h"
+#include "tests/unit/hub/formats/format_test_util.h"
 
 namespace tether {
 namespace {
 
-JsonPtr J(std::string_view text) {
-  auto r = ParseJson(text);
-  EXPECT_TRUE(r.ok()) << r.status().message() << "\n" << text;
-  return r.ok() ? std::move(*r) : JsonPtr(cJSON_CreateNull());
-}
+using testutil::J;
 
-std::string FixtureDir() {
-  const char* env = std::getenv("TETHER_FIXTURES");
-  return env && *env ? env : "../shared/fixtures/clients";
-}
-
-// /v1/responses request bodies from one capture file ("body" may be an
-// object or the body text).
+// /v1/responses request bodies from one capture file.
 std::vector<JsonPtr> LoadResponsesRequests(const std::string& name) {
   std::vector<JsonPtr> out;
-  std::ifstream in(FixtureDir() + "/" + name);
-  EXPECT_TRUE(in.good()) << "cannot open " << FixtureDir() << "/" << name << " (set TETHER_FIXTURES)";
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    JsonPtr rec = J(line);
-    if (JsonStrOr(rec.get(), "path", "").find("/responses") == std::string::npos) continue;
-    const cJSON* body = JsonGet(rec.get(), "body");
-    if (cJSON_IsObject(body)) {
-      out.emplace_back(cJSON_Duplicate(body, true));
-    } else if (cJSON_IsString(body)) {
-      auto p = ParseJson(body->valuestring);
-      if (p.ok()) out.push_back(std::move(*p));
-    }
-  }
+  for (testutil::Captured& c : testutil::LoadRequests(name))
+    if (c.path.find("/responses") != std::string::npos) out.push_back(std::move(c.body));
   return out;
 }
 
