@@ -52,7 +52,9 @@ void SseParser::Line(std::string_view line) {
 }
 
 void SseParser::Dispatch() {
-  if (pending_.has_data || !pending_.event.empty()) on_event_(pending_);
+  // WHATWG "dispatch the event": an empty data buffer means no event, even
+  // when an event: or id: line was seen ("data:" alone still counts).
+  if (pending_.has_data) on_event_(pending_);
   pending_ = SseEvent();
 }
 

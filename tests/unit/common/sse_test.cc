@@ -140,6 +140,16 @@ TEST(SseParserTest, EmptyDataLineIsStillAnEvent) {
   EXPECT_EQ(Parse("data: \n\n"), (std::vector<Ev>{{"", "", "", true}}));
 }
 
+TEST(SseParserTest, EventWithoutDataIsNotDispatched) {
+  // WHATWG: an empty data buffer resets the event type and dispatches nothing.
+  EXPECT_TRUE(Parse("event: ping\n\n").empty());
+  EXPECT_TRUE(Parse("id: 7\nevent: x\n\n").empty());
+  EXPECT_TRUE(Parse("event: cut", true).empty());
+  // The event name does not leak into the next event.
+  EXPECT_EQ(Parse("event: a\n\ndata: y\n\n"), (std::vector<Ev>{{"", "y", "", true}}));
+  EXPECT_EQ(Parse("event: a\n\nevent: b\ndata: y\n\n"), (std::vector<Ev>{{"b", "y", "", true}}));
+}
+
 TEST(SseParserTest, BlankLinesAloneDeliverNothing) { EXPECT_TRUE(Parse("\n\n\r\n\r\r\n").empty()); }
 
 TEST(SseParserTest, NothingIsDeliveredBeforeTheBlankLine) {
