@@ -23,9 +23,13 @@ ApiFormat ApiFormatForPath(std::string_view path) {
   if (ends_with("/messages") || ends_with("/messages/count_tokens") ||
       path.find("/claude/") != std::string_view::npos)
     return ApiFormat::kAnthropic;
-  if (path.find("/v1beta/") != std::string_view::npos || path.find(":generateContent") != std::string_view::npos ||
-      path.find(":streamGenerateContent") != std::string_view::npos ||
-      path.find("/gemini/") != std::string_view::npos)
+  // Gemini's OpenAI-compatible endpoints (/v1beta/openai/chat/completions,
+  // ...) speak OpenAI, errors included.
+  bool gemini_openai = path.find("/v1beta/openai/") != std::string_view::npos;
+  if (!gemini_openai && (path.find("/v1beta/") != std::string_view::npos ||
+                         path.find(":generateContent") != std::string_view::npos ||
+                         path.find(":streamGenerateContent") != std::string_view::npos ||
+                         path.find("/gemini/") != std::string_view::npos))
     return ApiFormat::kGemini;
   if (ends_with("/responses") || ends_with("/responses/compact")) return ApiFormat::kOpenAIResponses;
   return ApiFormat::kOpenAIChat;

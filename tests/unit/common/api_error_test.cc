@@ -147,6 +147,11 @@ TEST(ApiFormatTest, ForPath) {
       {"/team_a/v1/chat/completions", ApiFormat::kOpenAIChat},
       {"/openai/v1/chat/completions", ApiFormat::kOpenAIChat},
       {"/v1/models", ApiFormat::kOpenAIChat},
+      // Gemini's OpenAI-compatible endpoint answers in OpenAI's shapes.
+      {"/v1beta/openai/chat/completions", ApiFormat::kOpenAIChat},
+      {"/gemini/v1beta/openai/chat/completions?x=1", ApiFormat::kOpenAIChat},
+      {"/v1beta/openai/responses", ApiFormat::kOpenAIResponses},
+      {"/v1beta/openai/models", ApiFormat::kOpenAIChat},
       {"/", ApiFormat::kOpenAIChat},
       {"", ApiFormat::kOpenAIChat},
   };
