@@ -509,7 +509,7 @@ void GatewayExchange::FinishNonStream() {
     return;
   }
   NoteUsage(chat->get());
-  auto out = FromChatResponse(client_format_, chat->get(), requested_model_);
+  auto out = FromChatResponse(client_format_, chat->get(), requested_model_, json_.get());
   if (!out.ok()) {
     SendError(502, "the provider's response could not be translated: " + out.status().message());
     return;

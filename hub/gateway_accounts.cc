@@ -135,6 +135,7 @@ bool GatewayExchange::StartAttempt() {
       so.gemini_sse = gemini_sse_ || client_format_ != ApiFormat::kGemini;
       const cJSON* cso = JsonObj(json_.get(), "stream_options");
       so.include_usage = client_format_ != ApiFormat::kOpenAIChat || JsonBool(cso, "include_usage", false);
+      so.client_request = json_.get();
       encoder_ = NewStreamEncoder(client_format_, so);
     }
   }

@@ -477,6 +477,34 @@ void ToolResultsFirst(cJSON* blocks) {
 
 }  // namespace
 
+namespace {
+
+// The pivot's web_search_options as Anthropic's server-side web search
+// tool. Anthropic runs the searches; the results and server_tool_use blocks
+// come back in the answer and the translators drop them (the text, with what
+// it learnt, stays). Skipped when a client tool already has the name.
+void AddWebSearchTool(cJSON* req, const cJSON* ws) {
+  cJSON* tools = cJSON_GetObjectItemCaseSensitive(req, "tools");
+  const cJSON* t;
+  cJSON_ArrayForEach(t, tools) {
+    if (Is(JsonStr(t, "name"), "web_search")) return;
+  }
+  if (!tools) tools = JsonAddArr(req, "tools");
+  cJSON* tool = JsonAddObj(tools, nullptr);
+  JsonAddStr(tool, "type", "web_search_20250305");
+  JsonAddStr(tool, "name", "web_search");
+  if (const cJSON* domains = JsonArr(ws, "allowed_domains"); cJSON_GetArraySize(domains) > 0)
+    JsonAddCopy(tool, "allowed_domains", domains);
+  if (const cJSON* approx = JsonObj(JsonObj(ws, "user_location"), "approximate")) {
+    cJSON* loc = JsonAddObj(tool, "user_location");
+    JsonAddStr(loc, "type", "approximate");
+    for (const char* k : {"city", "region", "country", "timezone"})
+      if (const char* v = JsonStr(approx, k); v && *v) JsonAddStr(loc, k, v);
+  }
+}
+
+}  // namespace
+
 Result<JsonPtr> ChatRequestToAnthropic(const cJSON* chat) {
   const cJSON* in_messages = JsonArr(chat, "messages");
   if (!in_messages) return Status::Error("pivot request: messages: expected an array");
@@ -565,6 +593,7 @@ Result<JsonPtr> ChatRequestToAnthropic(const cJSON* chat) {
     }
     if (tool_count > 0) cJSON_AddItemToObject(o, "tools", out_tools.release());
   }
+  if (const cJSON* ws = JsonObj(chat, "web_search_options")) AddWebSearchTool(o, ws);
   if (tool_count > 0) {
     const cJSON* tc = JsonGet(chat, "tool_choice");
     bool parallel = JsonBool(chat, "parallel_tool_calls", true);

@@ -103,6 +103,9 @@ void NormaliseLegacyFunctions(cJSON* req) {
 void StripPivotExtensions(cJSON* req) {
   DeleteKey(req, "thinking_budget");
   DeleteKey(req, "top_k");
+  // Hosted search another client asked for: OpenAI chat takes it only on
+  // search models, and other models refuse the whole request.
+  DeleteKey(req, "web_search_options");
   cJSON* messages = cJSON_GetObjectItemCaseSensitive(req, "messages");
   cJSON* m;
   cJSON_ArrayForEach(m, messages) {
@@ -140,6 +143,13 @@ Result<JsonPtr> ChatRequestForProvider(const cJSON* chat) {
     JsonAddStr(out.get(), "reasoning_effort", EffortForBudget(budget));
   }
   StripPivotExtensions(out.get());
+  // OpenAI refuses a tool_choice without tools, which is what is left when
+  // every tool the client offered was a hosted one.
+  if (cJSON_GetArraySize(JsonArr(out.get(), "tools")) == 0) {
+    DeleteKey(out.get(), "tools");
+    DeleteKey(out.get(), "tool_choice");
+    DeleteKey(out.get(), "parallel_tool_calls");
+  }
   return out;
 }
 

@@ -34,7 +34,10 @@ Result<JsonPtr> ChatResponseToAnthropic(const cJSON* chat, std::string_view mode
 Result<JsonPtr> GeminiResponseToChat(const cJSON* response);
 Result<JsonPtr> ChatResponseToGemini(const cJSON* chat, std::string_view model);
 Result<JsonPtr> ResponsesResponseToChat(const cJSON* response);
-Result<JsonPtr> ChatResponseToResponses(const cJSON* chat, std::string_view model);
+// `client_request` (may be null) names the client's namespaced and custom
+// tools, whose calls go back as namespaced function_call / custom_tool_call.
+Result<JsonPtr> ChatResponseToResponses(const cJSON* chat, std::string_view model,
+                                        const cJSON* client_request = nullptr);
 
 // Stream decoders: provider SSE events -> pivot chunks.
 std::unique_ptr<StreamDecoder> NewChatStreamDecoder();

@@ -600,6 +600,7 @@ Result<JsonPtr> ChatRequestToGemini(const cJSON* chat) {
     cJSON_AddItemToObject(out.get(), "systemInstruction", si);
   }
 
+  bool has_decls = false;
   if (const cJSON* tools = JsonArr(chat, "tools")) {
     JsonPtr decls = JsonNewArr();
     const cJSON* t;
@@ -614,12 +615,15 @@ Result<JsonPtr> ChatRequestToGemini(const cJSON* chat) {
         cJSON_AddItemToObject(d, "parametersJsonSchema", SchemaForGemini(ps).release());
     }
     if (cJSON_GetArraySize(decls.get()) > 0) {
+      has_decls = true;
       cJSON* arr = JsonAddArr(out.get(), "tools");
       cJSON_AddItemToObject(JsonAddObj(arr, nullptr), "functionDeclarations", decls.release());
     }
   }
 
-  if (const cJSON* choice = JsonGet(chat, "tool_choice")) {
+  // A calling config without declarations is refused (hosted tools the
+  // client asked for may all have been dropped on the way).
+  if (const cJSON* choice = JsonGet(chat, "tool_choice"); choice && has_decls) {
     std::string mode;
     std::string only;
     if (cJSON_IsString(choice)) {

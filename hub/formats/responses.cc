@@ -180,28 +180,33 @@ std::string EffortFromResponses(const std::string& e) {
   return "";
 }
 
-void AddTool(cJSON* tools, const cJSON* t) {
-  const char* name = JsonStr(t, "name");
-  if (!name) return;
-  cJSON* tool = JsonAddObj(tools, nullptr);
-  JsonAddStr(tool, "type", "function");
-  cJSON* f = JsonAddObj(tool, "function");
-  JsonAddStr(f, "name", name);
-  if (const char* d = JsonStr(t, "description")) JsonAddStr(f, "description", d);
-  if (const cJSON* ps = JsonObj(t, "parameters")) {
-    JsonAddCopy(f, "parameters", ps);
-  } else {
-    cJSON* ps2 = JsonAddObj(f, "parameters");
-    JsonAddStr(ps2, "type", "object");
-    JsonAddObj(ps2, "properties");
+// A Responses web_search tool as the pivot's web_search_options (Chat
+// Completions' own field, plus the extension "allowed_domains"). Codex's
+// "external_web_access": false asks for cached results only, which no other
+// provider offers, so that tool has no pivot form.
+JsonPtr WebSearchOptions(const cJSON* t) {
+  if (cJSON_IsFalse(JsonGet(t, "external_web_access"))) return nullptr;
+  JsonPtr o = JsonNewObj();
+  if (const char* size = JsonStr(t, "search_context_size")) JsonAddStr(o.get(), "search_context_size", size);
+  if (const cJSON* loc = JsonObj(t, "user_location")) {
+    cJSON* ul = JsonAddObj(o.get(), "user_location");
+    JsonAddStr(ul, "type", "approximate");
+    cJSON* approx = JsonAddObj(ul, "approximate");
+    for (const char* k : {"city", "country", "region", "timezone"})
+      if (const char* v = JsonStr(loc, k)) JsonAddStr(approx, k, v);
   }
-  if (const cJSON* s = JsonGet(t, "strict"); cJSON_IsTrue(s)) JsonAddBool(f, "strict", true);
+  if (const cJSON* domains = JsonArr(JsonObj(t, "filters"), "allowed_domains"); cJSON_GetArraySize(domains) > 0)
+    JsonAddCopy(o.get(), "allowed_domains", domains);
+  return o;
 }
+
+bool IsWebSearch(const std::string& type) { return type.rfind("web_search", 0) == 0; }
 
 }  // namespace
 
 Result<JsonPtr> ResponsesRequestToChat(const cJSON* req) {
   if (!cJSON_IsObject(req)) return Status::Error("responses request: expected a JSON object");
+  const ResponsesToolNames names(req);
   JsonPtr out = JsonNewObj();
   if (const char* model = JsonStr(req, "model")) JsonAddStr(out.get(), "model", model);
   cJSON* messages = JsonAddArr(out.get(), "messages");
@@ -285,7 +290,7 @@ Result<JsonPtr> ResponsesRequestToChat(const cJSON* req) {
         JsonAddStr(tc, "id", call_id);
         JsonAddStr(tc, "type", "function");
         cJSON* f = JsonAddObj(tc, "function");
-        JsonAddStr(f, "name", JsonStrOr(item, "name", ""));
+        JsonAddStr(f, "name", names.Wire(JsonStrOr(item, "namespace", ""), JsonStrOr(item, "name", "")));
         if (type == "function_call") {
           JsonAddStr(f, "arguments", JsonStrOr(item, "arguments", "{}"));
         } else {  // freeform input, carried as a one-field object
@@ -313,32 +318,23 @@ Result<JsonPtr> ResponsesRequestToChat(const cJSON* req) {
 
   if (const cJSON* tools = JsonArr(req, "tools")) {
     JsonPtr arr = JsonNewArr();
+    ResponsesToolsToChat(req, names, arr.get());
+    if (cJSON_GetArraySize(arr.get()) > 0) cJSON_AddItemToObject(out.get(), "tools", arr.release());
     const cJSON* t;
     cJSON_ArrayForEach(t, tools) {
-      std::string type = JsonStrOr(t, "type", "");
-      if (type == "function") {
-        AddTool(arr.get(), t);
-      } else if (type == "namespace") {
-        // Codex groups tools under a namespace; the pivot has none, so the
-        // members are offered under their own names.
-        const cJSON* inner;
-        cJSON_ArrayForEach(inner, JsonArr(t, "tools")) {
-          if (JsonStrOr(inner, "type", "function") == "function") AddTool(arr.get(), inner);
-        }
-      }
-      // web_search, local_shell, custom, file_search, mcp, ...: hosted or
-      // freeform tools another provider cannot run; dropped.
+      if (!IsWebSearch(JsonStrOr(t, "type", "")) || JsonGet(out.get(), "web_search_options")) continue;
+      if (JsonPtr ws = WebSearchOptions(t)) cJSON_AddItemToObject(out.get(), "web_search_options", ws.release());
     }
-    if (cJSON_GetArraySize(arr.get()) > 0) cJSON_AddItemToObject(out.get(), "tools", arr.release());
   }
 
-  if (const cJSON* tc = JsonGet(req, "tool_choice")) {
+  // A choice among tools none of which has a pivot form means nothing.
+  if (const cJSON* tc = JsonGet(req, "tool_choice"); tc && JsonArr(out.get(), "tools")) {
     if (cJSON_IsString(tc)) {
       JsonAddStr(out.get(), "tool_choice", tc->valuestring);
-    } else if (JsonStrOr(tc, "type", "") == "function" && JsonStr(tc, "name")) {
+    } else if (std::string type = JsonStrOr(tc, "type", ""); (type == "function" || type == "custom") && JsonStr(tc, "name")) {
       cJSON* o = JsonAddObj(out.get(), "tool_choice");
       JsonAddStr(o, "type", "function");
-      JsonAddStr(JsonAddObj(o, "function"), "name", JsonStr(tc, "name"));
+      JsonAddStr(JsonAddObj(o, "function"), "name", names.Wire(JsonStrOr(tc, "namespace", ""), JsonStr(tc, "name")));
     } else {
       JsonAddStr(out.get(), "tool_choice", "auto");
     }
@@ -476,6 +472,21 @@ Result<JsonPtr> ChatRequestToResponses(const cJSON* chat) {
       JsonAddBool(o, "strict", JsonBool(f, "strict", false));
     }
   }
+  if (const cJSON* ws = JsonObj(chat, "web_search_options")) {
+    cJSON* arr = cJSON_GetObjectItemCaseSensitive(out.get(), "tools");
+    if (!arr) arr = JsonAddArr(out.get(), "tools");
+    cJSON* o = JsonAddObj(arr, nullptr);
+    JsonAddStr(o, "type", "web_search");
+    if (const char* size = JsonStr(ws, "search_context_size")) JsonAddStr(o, "search_context_size", size);
+    if (const cJSON* approx = JsonObj(JsonObj(ws, "user_location"), "approximate")) {
+      cJSON* ul = JsonAddObj(o, "user_location");
+      JsonAddStr(ul, "type", "approximate");
+      for (const char* k : {"city", "country", "region", "timezone"})
+        if (const char* v = JsonStr(approx, k)) JsonAddStr(ul, k, v);
+    }
+    if (const cJSON* domains = JsonArr(ws, "allowed_domains"))
+      JsonAddCopy(JsonAddObj(o, "filters"), "allowed_domains", domains);
+  }
   if (const cJSON* tc = JsonGet(chat, "tool_choice")) {
     if (cJSON_IsString(tc)) {
       JsonAddStr(out.get(), "tool_choice", tc->valuestring);
@@ -569,8 +580,9 @@ Result<JsonPtr> ResponsesResponseToChat(const cJSON* resp) {
   return out;
 }
 
-Result<JsonPtr> ChatResponseToResponses(const cJSON* chat, std::string_view model) {
+Result<JsonPtr> ChatResponseToResponses(const cJSON* chat, std::string_view model, const cJSON* client_request) {
   if (!cJSON_IsObject(chat)) return Status::Error("chat response: expected a JSON object");
+  const ResponsesToolNames names(client_request);
   const cJSON* choice = cJSON_GetArrayItem(JsonArr(chat, "choices"), 0);
   const cJSON* msg = JsonObj(choice, "message");
   std::string id = JsonStrOr(chat, "id", "");
@@ -591,9 +603,10 @@ Result<JsonPtr> ChatResponseToResponses(const cJSON* chat, std::string_view mode
   const cJSON* tc;
   cJSON_ArrayForEach(tc, JsonArr(msg, "tool_calls")) {
     const cJSON* f = JsonObj(tc, "function");
-    cJSON_AddItemToArray(output, ResponsesFunctionCallItem(RandomId("fc_"), JsonStrOr(tc, "id", ""),
-                                                           JsonStrOr(f, "name", ""),
-                                                           JsonStrOr(f, "arguments", "{}"), "completed")
+    std::string name = JsonStrOr(f, "name", "");
+    const ResponsesToolName* e = names.FindWire(name);
+    cJSON_AddItemToArray(output, ResponsesCallItem(names, RandomId(e && e->custom ? "ctc_" : "fc_"), JsonStrOr(tc, "id", ""),
+                                                   name, JsonStrOr(f, "arguments", "{}"), "completed")
                                      .release());
   }
   ResponsesSetStatus(out.get(), JsonStrOr(choice, "finish_reason", "stop"));

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/json.h"
 
@@ -30,5 +31,38 @@ JsonPtr ResponsesUsageFromChat(const cJSON* usage);
 JsonPtr ResponsesUsageToChat(const cJSON* usage);
 // Pivot finish_reason for a finished Responses response object.
 std::string ResponsesFinishReason(const cJSON* response, bool has_calls);
+
+// ---- tools the pivot has no shape for (responses_tools.cc) ----
+
+// One client tool as a pivot function: `wire` is the pivot name, `ns` the
+// namespace ("" at top level), `name` the name inside it; `custom` marks a
+// freeform tool whose calls carry raw text as {"input": "..."}.
+struct ResponsesToolName {
+  std::string wire, ns, name;
+  bool custom = false;
+};
+// The pivot names for a Responses request's function, custom and namespace
+// tools. Deterministic: the same request always gives the same names, so the
+// response side can rebuild them from the client's request.
+class ResponsesToolNames {
+ public:
+  explicit ResponsesToolNames(const cJSON* request);  // request may be null
+  const ResponsesToolName* Find(std::string_view ns, std::string_view name) const;
+  const ResponsesToolName* FindWire(std::string_view wire) const;
+  // The pivot name for (ns, name), also for tools the request no longer offers.
+  std::string Wire(std::string_view ns, std::string_view name) const;
+
+ private:
+  std::vector<ResponsesToolName> entries_;
+};
+// Appends the request's function, custom and namespaced tools to the pivot
+// `chat_tools` array; hosted tools (web_search, file_search, mcp, ...) are not.
+void ResponsesToolsToChat(const cJSON* request, const ResponsesToolNames& names, cJSON* chat_tools);
+// The raw input of a custom tool call from the pivot arguments text.
+std::string CustomToolInput(std::string_view arguments);
+// A function_call (with "namespace" for namespaced tools) or custom_tool_call
+// output item for a pivot tool call.
+JsonPtr ResponsesCallItem(const ResponsesToolNames& names, const std::string& id, std::string_view call_id,
+                          std::string_view pivot_name, std::string_view arguments, const char* status);
 
 }  // namespace tether

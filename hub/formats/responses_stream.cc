@@ -167,7 +167,7 @@ class ResponsesStreamDecoder : public StreamDecoder {
 
 class ResponsesStreamEncoder : public StreamEncoder {
  public:
-  explicit ResponsesStreamEncoder(const StreamOptions& o) : model_(o.model) {}
+  explicit ResponsesStreamEncoder(const StreamOptions& o) : model_(o.model), names_(o.client_request) {}
 
   std::string Encode(const cJSON* chunk) override {
     if (closed_) return "";
@@ -226,10 +226,12 @@ class ResponsesStreamEncoder : public StreamEncoder {
         it->kind = Kind::kCall;
         it->call_index = index;
         it->output_index = static_cast<int>(items_.size()) - 1;
-        it->id = RandomId("fc_");
         it->call_id = JsonStrOr(tc, "id", "");
         if (it->call_id.empty()) it->call_id = RandomId("call_");
         it->name = JsonStrOr(f, "name", "");
+        const ResponsesToolName* tool = names_.FindWire(it->name);
+        it->custom = tool && tool->custom;
+        it->id = RandomId(it->custom ? "ctc_" : "fc_");
         it->open = true;
         JsonPtr e = Event("response.output_item.added", *it, /*with_item_id=*/false);
         cJSON_AddItemToObject(e.get(), "item", ItemJson(*it).release());
@@ -239,6 +241,9 @@ class ResponsesStreamEncoder : public StreamEncoder {
       }
       if (const char* a = JsonStr(f, "arguments"); a && *a && it->open) {
         it->text += a;
+        // A custom call's input is the "input" string inside these JSON
+        // fragments; it is sent whole when the call closes.
+        if (it->custom) continue;
         JsonPtr e = Event("response.function_call_arguments.delta", *it);
         JsonAddStr(e.get(), "delta", a);
         out += Send(e.get());
@@ -293,8 +298,10 @@ class ResponsesStreamEncoder : public StreamEncoder {
     Kind kind = Kind::kMessage;
     int output_index = 0;
     int call_index = -1;
-    std::string id, call_id, name;
+    std::string id, call_id;
+    std::string name;  // calls: the pivot name (see ResponsesToolNames)
     std::string text;  // summary, message text or arguments so far
+    bool custom = false;  // a call to a freeform tool: custom_tool_call
     std::string signature;
     bool open = false;
     bool part_open = false;
@@ -340,7 +347,7 @@ class ResponsesStreamEncoder : public StreamEncoder {
         }
         return ResponsesMessageItem(it.id, it.text, status);
       }
-      case Kind::kCall: return ResponsesFunctionCallItem(it.id, it.call_id, it.name, it.open ? "" : it.text, status);
+      case Kind::kCall: return ResponsesCallItem(names_, it.id, it.call_id, it.name, it.open ? "" : it.text, status);
     }
     return JsonNewObj();
   }
@@ -408,8 +415,21 @@ class ResponsesStreamEncoder : public StreamEncoder {
         }
         case Kind::kCall: {
           if (it.text.empty()) it.text = "{}";
+          if (it.custom) {
+            std::string input = CustomToolInput(it.text);
+            if (!input.empty()) {
+              JsonPtr d = Event("response.custom_tool_call_input.delta", it);
+              JsonAddStr(d.get(), "delta", input);
+              *out += Send(d.get());
+            }
+            JsonPtr e = Event("response.custom_tool_call_input.done", it);
+            JsonAddStr(e.get(), "input", input);
+            *out += Send(e.get());
+            break;
+          }
           JsonPtr e = Event("response.function_call_arguments.done", it);
-          JsonAddStr(e.get(), "name", it.name);
+          const ResponsesToolName* n = names_.FindWire(it.name);
+          JsonAddStr(e.get(), "name", n ? n->name : it.name);
           JsonAddStr(e.get(), "arguments", it.text);
           *out += Send(e.get());
           break;
@@ -433,6 +453,7 @@ class ResponsesStreamEncoder : public StreamEncoder {
   }
 
   std::string model_;
+  const ResponsesToolNames names_;
   std::string id_;
   int64_t created_ = UnixNow();
   int seq_ = 0;

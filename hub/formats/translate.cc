@@ -85,13 +85,14 @@ Result<JsonPtr> ToChatResponse(ApiFormat from, const cJSON* response) {
   return Status::Error("unknown API format");
 }
 
-Result<JsonPtr> FromChatResponse(ApiFormat to, const cJSON* chat, std::string_view model) {
+Result<JsonPtr> FromChatResponse(ApiFormat to, const cJSON* chat, std::string_view model,
+                                 const cJSON* client_request) {
   if (!cJSON_IsObject(chat)) return NotAnObject("pivot response", to);
   switch (to) {
     case ApiFormat::kOpenAIChat: return ChatResponseForClient(chat, model);
     case ApiFormat::kAnthropic: return ChatResponseToAnthropic(chat, model);
     case ApiFormat::kGemini: return ChatResponseToGemini(chat, model);
-    case ApiFormat::kOpenAIResponses: return ChatResponseToResponses(chat, model);
+    case ApiFormat::kOpenAIResponses: return ChatResponseToResponses(chat, model, client_request);
   }
   return Status::Error("unknown API format");
 }

@@ -16,6 +16,13 @@
 //   - tool results: {"role":"tool","tool_call_id","content"}.
 //   - tools: [{"type":"function","function":{"name","description","parameters"}}];
 //     "tool_choice": "auto" | "none" | "required" | {"type":"function","function":{"name"}}.
+//     Responses namespace members and freeform (custom) tools are functions
+//     here, named by ResponsesToolNames; a custom tool takes {"input": string}.
+//   - "web_search_options": Chat Completions' own field ({search_context_size,
+//     user_location:{type:"approximate",approximate:{city,country,region,timezone}}})
+//     plus extension "allowed_domains": a hosted web search, which Anthropic
+//     runs as its web_search server tool and Responses as web_search; other
+//     providers drop it.
 //   - max_tokens, temperature, top_p, stop, stream, stream_options.include_usage,
 //     response_format ({"type":"json_object"} | {"type":"json_schema","json_schema":{name,schema,strict}}),
 //     reasoning_effort ("low"|"medium"|"high"), extension "thinking_budget" (tokens),
@@ -57,7 +64,11 @@ Result<JsonPtr> FromChatRequest(ApiFormat to, const cJSON* chat);
 // ---- Non-streaming responses ----------------------------------------------
 Result<JsonPtr> ToChatResponse(ApiFormat from, const cJSON* response);
 // `model` is the name the client asked for, echoed back to it.
-Result<JsonPtr> FromChatResponse(ApiFormat to, const cJSON* chat, std::string_view model);
+// `client_request` is the client's request body (may be null): a Responses
+// client's namespaced and custom tools are restored from it, so their calls
+// come back as the items the client declared.
+Result<JsonPtr> FromChatResponse(ApiFormat to, const cJSON* chat, std::string_view model,
+                                 const cJSON* client_request = nullptr);
 
 // ---- Streaming responses --------------------------------------------------
 // Reads a provider's stream, one SSE event at a time (Gemini's alt=sse
@@ -92,6 +103,9 @@ struct StreamOptions {
   std::string model;         // echoed to the client
   bool gemini_sse = true;    // Gemini: alt=sse; false gives the JSON-array form
   bool include_usage = true; // OpenAI chat: emit a usage chunk before [DONE]
+  // The client's request body, or null; read by the Responses encoder (see
+  // FromChatResponse). REQUIRES: outlives the encoder.
+  const cJSON* client_request = nullptr;
 };
 std::unique_ptr<StreamEncoder> NewStreamEncoder(ApiFormat client, const StreamOptions& options);
 

@@ -95,7 +95,8 @@ TEST(ResponsesFixtures, EveryClientRequestSurvivesTheRoundTrip) {
       EXPECT_EQ(got_outputs, want_outputs);
       with_calls += static_cast<int>(want_calls.size());
 
-      // Tools: functions, and namespace members flattened; hosted ones dropped.
+      // Tools: functions, and namespace members as "<namespace>__<name>";
+      // hosted ones dropped.
       std::vector<std::string> want_tools, got_tools;
       const cJSON* t;
       cJSON_ArrayForEach(t, JsonArr(req, "tools")) {
@@ -105,7 +106,8 @@ TEST(ResponsesFixtures, EveryClientRequestSurvivesTheRoundTrip) {
           ++namespaced;
           const cJSON* inner;
           cJSON_ArrayForEach(inner, JsonArr(t, "tools")) {
-            want_tools.push_back(JsonStrOr(inner, "name", "") + PrintJson(JsonGet(inner, "parameters")));
+            want_tools.push_back(JsonStrOr(t, "name", "") + "__" + JsonStrOr(inner, "name", "") +
+                                 PrintJson(JsonGet(inner, "parameters")));
           }
         }
       }
@@ -208,7 +210,11 @@ TEST(ResponsesRequest, ItemsIntoThePivot) {
   EXPECT_EQ(PrintJson(Msg(c, 6)), R"({"role":"assistant","content":"final"})");
   EXPECT_EQ(PrintJson(JsonGet(c, "tools")),
             R"([{"type":"function","function":{"name":"sh","description":"shell","parameters":{"type":"object","properties":{"c":{"type":"integer"}}},"strict":true}},)"
-            R"({"type":"function","function":{"name":"inner","parameters":{"type":"object","properties":{}}}}])");
+            R"({"type":"function","function":{"name":"apply_patch","parameters":{"type":"object","properties":{"input":)"
+            R"({"type":"string","description":"The raw input for the tool, passed to it verbatim."}},"required":["input"],)"
+            R"("additionalProperties":false}}},)"
+            R"({"type":"function","function":{"name":"ns__inner","parameters":{"type":"object","properties":{}}}}])");
+  EXPECT_EQ(PrintJson(JsonGet(c, "web_search_options")), "{}");
   EXPECT_EQ(PrintJson(JsonGet(c, "tool_choice")), R"({"type":"function","function":{"name":"sh"}})");
   EXPECT_EQ(JsonNum(c, "max_tokens", 0), 300);
   EXPECT_EQ(JsonNum(c, "temperature", 0), 0.3);
