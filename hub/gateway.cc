@@ -53,6 +53,7 @@ GatewayExchange::GatewayExchange(HubConnection* conn, const RequestHead& head)
   client_format_ = route_.format;
   const std::string* rid = head_.headers.Get("X-Request-Id");
   request_id_ = rid && conn->trusted_edge() ? *rid : "hub_" + Sha256Hex(RandomBytes(8)).substr(0, 16);
+  if (RequestLog* rl = services_->request_log()) response_log_.set_limit(rl->config().max_body_bytes);
 }
 
 GatewayExchange::~GatewayExchange() {
@@ -95,6 +96,7 @@ void GatewayExchange::Cancel() {
 
 void GatewayExchange::LogRequest(const char* outcome) {
   if (route_.endpoint == Endpoint::kPing) return;
+  if (RequestLog* rl = services_->request_log()) RecordRequestLog(rl);
   uint64_t now = NowMs();
   auto or_dash = [](const std::string& v) { return v.empty() ? std::string("-") : v; };
   std::string line;
@@ -455,6 +457,7 @@ void GatewayExchange::OnUpstreamComplete() {
       std::string type(upstream_headers_.GetOr("Content-Type", "application/json"));
       if (const std::string* rid = head_.headers.Get("X-Request-Id")) (void)rid;
       conn_->Write(SimpleResponse(status, type, upstream_body_, &extra));
+      response_log_.Append(upstream_body_);
       status_sent_ = status;
       Finish(false);
     } else {
@@ -590,6 +593,7 @@ void GatewayExchange::WriteChunk(std::string_view data) {
   std::string framed;
   AppendChunk(&framed, data);
   bytes_out_ += data.size();
+  response_log_.Append(data);
   conn_->Write(std::move(framed));
 }
 
@@ -604,6 +608,7 @@ void GatewayExchange::SendJson(int status, const std::string& body, const Header
   if (extra) h = *extra;
   h.Add("X-Request-Id", request_id_);
   bytes_out_ += body.size();
+  response_log_.Append(body);
   conn_->Write(SimpleResponse(status, "application/json", body, &h));
   status_sent_ = status;
   Finish(false);

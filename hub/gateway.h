@@ -16,6 +16,7 @@
 #include "hub/keys.h"
 #include "hub/limits.h"
 #include "hub/model_resolver.h"
+#include "hub/request_log.h"
 #include "hub/usage_extract.h"
 #include "hub/providers/aws_eventstream.h"
 #include "hub/router.h"
@@ -86,6 +87,7 @@ class GatewayExchange : public UpstreamHandler {
   void FinishNonStream();
   void Finish(bool close_connection);
   void LogRequest(const char* outcome);  // one line per request, no secrets
+  void RecordRequestLog(RequestLog* log);  // the opt-in JSONL line with bodies
   void ArmTimer(uint64_t ms);
   static void OnTimer(uv_timer_t* t) noexcept;
   void OnTimeout();
@@ -150,6 +152,7 @@ class GatewayExchange : public UpstreamHandler {
   bool finished_ = false;
   int status_sent_ = 0;
   uint64_t bytes_out_ = 0;
+  BodyCapture response_log_;  // what the client was sent, for the request log
   uint64_t started_ms_ = 0, first_byte_ms_ = 0, last_upstream_ms_ = 0;
   uv_timer_t* timer_ = nullptr;
 };

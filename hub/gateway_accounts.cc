@@ -214,4 +214,42 @@ void GatewayExchange::BookUsage() {
   services_->ledger().Book(std::move(row));
 }
 
+void GatewayExchange::RecordRequestLog(RequestLog* log) {
+  // The hub's own endpoints and the admin API (whose bodies carry new keys)
+  // are not client traffic.
+  switch (route_.endpoint) {
+    case Endpoint::kRoot:
+    case Endpoint::kHealthz:
+    case Endpoint::kDebugInfo:
+    case Endpoint::kMetrics:
+    case Endpoint::kPing:
+      return;
+    default:
+      break;
+  }
+  if (IsAdminPath(head_.target)) return;
+  const size_t max = log->config().max_body_bytes;
+  RequestLogEntry e;
+  e.unix_ms = started_unix_ms_;
+  e.request_id = request_id_;
+  e.key_name = client_key_name_;
+  e.tenant = tenant_.empty() ? route_.uid : tenant_;
+  e.client_family = ClientFamily(head_.headers.GetOr("User-Agent", ""));
+  e.method = head_.method;
+  e.target = head_.target;
+  e.headers = head_.headers.list();
+  e.status = status_sent_;
+  e.model = requested_model_;
+  if (provider_ >= 0) e.provider = config_->providers[provider_].id;
+  if (pool_ && account_ >= 0) e.account = pool_->config(account_).id;
+  e.stream = stream_;
+  e.ttfb_ms = first_byte_ms_ ? static_cast<int64_t>(first_byte_ms_ - started_ms_) : -1;
+  e.duration_ms = static_cast<int64_t>(NowMs() - started_ms_);
+  e.request.size = body_.size();
+  e.request.text = body_.substr(0, max);
+  e.response = response_log_.Take();
+  log->Record(std::move(e));
+}
+
+
 }  // namespace tether

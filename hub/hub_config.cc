@@ -232,6 +232,21 @@ static void ReadCombos(const ConfigNode& root, HubConfig* c) {
   }
 }
 
+// Absent or null: off. An object turns it on and must name its directory.
+static void ReadRequestLog(const ConfigNode& n, RequestLogConfig* r) {
+  if (n.IsNull()) return;
+  if (!n.IsObject()) {
+    n.Error("expected {dir, max_body_bytes, max_file_bytes, max_files}");
+    return;
+  }
+  n.CheckKeys({"dir", "max_body_bytes", "max_file_bytes", "max_files"});
+  r->dir = n.RequiredString("dir");
+  if (n.Has("dir") && r->dir.empty()) n.ErrorAt("dir", "expected a directory");
+  r->max_body_bytes = static_cast<size_t>(n.Int("max_body_bytes", 64 * 1024, 0, 64LL << 20));
+  r->max_file_bytes = static_cast<uint64_t>(n.Int("max_file_bytes", 10 << 20, 4096, 1LL << 40));
+  r->max_files = static_cast<int>(n.Int("max_files", 5, 1, 1000));
+}
+
 const TenantConfig* FindTenant(const HubConfig& config, const std::string& id) {
   for (const TenantConfig& t : config.tenants)
     if (t.id == id) return &t;
@@ -252,7 +267,7 @@ Result<HubConfig> LoadHubConfig(const std::string& path) {
   ConfigNode root(doc.get(), "", &errors);
   root.CheckKeys({"listen", "tls", "edge_tokens", "plain_listen", "client_keys", "keys", "data_dir", "prices",
                   "upstream_timeout_sec", "max_body_bytes", "providers", "model_map", "tenants", "combos",
-                  "admin_token", "admin_via_edge", "debug_allow", "debug_log"});
+                  "admin_token", "admin_via_edge", "debug_allow", "debug_log", "request_log"});
   if (auto hp = ParseHostPort(root.String("listen", "0.0.0.0:8443")); hp.ok()) {
     c.listen_host = hp->host;
     c.listen_port = hp->port;
@@ -344,6 +359,7 @@ Result<HubConfig> LoadHubConfig(const std::string& path) {
   ReadStringMap(root.Child("model_map"), &c.model_map);
   ReadTenants(root, &c);
   ReadCombos(root, &c);
+  ReadRequestLog(root.Child("request_log"), &c.request_log);
   std::vector<std::string> allow = root.Has("debug_allow") ? root.Strings("debug_allow")
                                                            : std::vector<std::string>{"127.0.0.0/8", "::1/128"};
   for (const std::string& a : allow)

@@ -64,6 +64,16 @@ struct TenantConfig {
   int rpm = 0, tpm = 0;  // for all keys of the tenant together; 0: unlimited
 };
 
+// Opt-in request log (hub/request_log.h): one JSON line per API request with
+// bodies, secrets masked. dir empty: off.
+struct RequestLogConfig {
+  std::string dir;
+  size_t max_body_bytes = 64 * 1024;  // per body (request, response); longer ones are cut and marked
+  uint64_t max_file_bytes = 10 * 1024 * 1024;
+  int max_files = 5;  // requests.jsonl plus rotated requests.1.jsonl …
+  bool operator==(const RequestLogConfig&) const = default;
+};
+
 struct HubConfig {
   std::string listen_host = "0.0.0.0";
   int listen_port = 8443;
@@ -84,6 +94,7 @@ struct HubConfig {
   // A model name that stands for an ordered list of "provider/model": each
   // is tried in turn on 429, 5xx or a transport error before the first byte.
   std::map<std::string, std::vector<std::string>> combos;
+  RequestLogConfig request_log;
   std::string admin_token;  // Bearer token for /admin/; empty: admin API off
   bool admin_via_edge = false;  // also answer /admin/ through admitted edges
   NetworkList debug_allow;

@@ -80,6 +80,7 @@ Result<std::unique_ptr<HubServices>> HubServices::Open(const HubConfig& config) 
   if (prices.ok()) s->prices_ = std::move(prices.value());
   else LogWarn("hub", "prices: " + prices.status().message() + " (usage is booked with cost 0)");
   s->BuildPools(config);
+  if (Status st = s->OpenRequestLog(config.request_log); !st.ok()) return st;
   // Budgets survive restarts: seed them with what the ledger already holds.
   int64_t now = static_cast<int64_t>(std::time(nullptr));
   auto today = s->ledger_->Query(UsageGroup::kKey, static_cast<double>(UtcDayStart(now)));
@@ -101,6 +102,9 @@ Status HubServices::Reload(const HubConfig& config) {
   static_keys_ = config.keys;
   Status st = RefreshKeys();
   BuildPools(config);
+  if (config.request_log != (request_log_ ? request_log_->config() : RequestLogConfig())) {
+    if (Status rl = OpenRequestLog(config.request_log); !rl.ok()) LogError("hub", "reload: " + rl.message() + " (request log off)");
+  }
   if (auto prices = PriceTable::Load(config.prices); prices.ok()) prices_ = std::move(prices.value());
   return st;
 }
@@ -126,6 +130,16 @@ std::shared_ptr<const KeyPolicy> HubServices::FindKey(std::string_view key) {
   return keys_->FindByHash(hash);
 }
 
+Status HubServices::OpenRequestLog(const RequestLogConfig& config) {
+  request_log_.reset();  // writes out what the old one holds
+  if (config.dir.empty()) return Status::Ok();
+  auto log = RequestLog::Open(config);
+  if (!log.ok()) return log.status();
+  request_log_ = std::move(log.value());
+  LogWarn("hub", "request log on: request and response bodies go to " + config.dir + "/requests.jsonl");
+  return Status::Ok();
+}
+
 std::shared_ptr<AccountPool> HubServices::pool(const std::string& provider_id) const {
   auto it = pools_.find(provider_id);
   return it == pools_.end() ? nullptr : it->second;
@@ -144,6 +158,15 @@ void HubServices::AddInfo(cJSON* root) const {
   JsonAddNum(usage, "failed", static_cast<double>(st.failed));
   JsonAddNum(usage, "dropped", static_cast<double>(st.dropped));
   JsonAddNum(usage, "prices", static_cast<double>(prices_.size()));
+  if (request_log_) {
+    RequestLog::Stats rl = request_log_->stats();
+    cJSON* r = JsonAddObj(root, "request_log");
+    JsonAddNum(r, "recorded", static_cast<double>(rl.recorded));
+    JsonAddNum(r, "written", static_cast<double>(rl.written));
+    JsonAddNum(r, "failed", static_cast<double>(rl.failed));
+    JsonAddNum(r, "dropped", static_cast<double>(rl.dropped));
+    JsonAddNum(r, "rotations", static_cast<double>(rl.rotations));
+  }
 }
 
 }  // namespace tether

@@ -17,6 +17,7 @@
 #include "hub/hub_config.h"
 #include "hub/keys.h"
 #include "hub/limits.h"
+#include "hub/request_log.h"
 #include "hub/usage.h"
 
 namespace tether {
@@ -54,6 +55,8 @@ class HubServices {
   RateLimiter& rates() { return rates_; }
   ConcurrencyLimiter& concurrency() { return concurrency_; }
   BudgetTracker& budget() { return budget_; }
+  // The opt-in request log; null when hub.json has no request_log.
+  RequestLog* request_log() { return request_log_.get(); }
   // The pool of a provider; shared so an exchange keeps the pool it picked
   // from across a reload. Never null for a configured provider.
   std::shared_ptr<AccountPool> pool(const std::string& provider_id) const;
@@ -66,6 +69,7 @@ class HubServices {
  private:
   HubServices();
   void BuildPools(const HubConfig& config);
+  Status OpenRequestLog(const RequestLogConfig& config);  // replaces the current one
 
   std::string data_dir_;
   std::vector<KeyPolicy> static_keys_;
@@ -77,6 +81,7 @@ class HubServices {
   std::map<std::string, std::shared_ptr<AccountPool>> pools_;
   std::map<std::string, std::vector<AccountConfig>> pool_configs_;
   std::unique_ptr<UsageLedger> ledger_;
+  std::unique_ptr<RequestLog> request_log_;
   PriceTable prices_;
 };
 
