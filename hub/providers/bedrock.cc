@@ -1,5 +1,8 @@
 #include "hub/providers/bedrock.h"
 
+#include <algorithm>
+#include <vector>
+
 #include "common/json.h"
 
 namespace tether {
@@ -29,6 +32,36 @@ std::string BedrockPath(std::string_view model_id, bool stream) {
   return "/model/" + UriEncode(model_id, false) + (stream ? "/invoke-with-response-stream" : "/invoke");
 }
 
+namespace {
+
+// Bedrock runs none of Anthropic's server-side tools (web_search_*,
+// web_fetch_*) and refuses the whole request with a 400 when one is
+// offered; without them the model answers from what it knows.
+void DropServerTools(cJSON* body) {
+  cJSON* tools = cJSON_GetObjectItemCaseSensitive(body, "tools");
+  if (!cJSON_IsArray(tools)) return;
+  std::vector<std::string> dropped;
+  for (int i = cJSON_GetArraySize(tools) - 1; i >= 0; --i) {
+    std::string type = JsonStrOr(cJSON_GetArrayItem(tools, i), "type", "");
+    if (type.rfind("web_search_", 0) == 0 || type.rfind("web_fetch_", 0) == 0) {
+      dropped.push_back(JsonStrOr(cJSON_GetArrayItem(tools, i), "name", ""));
+      cJSON_DeleteItemFromArray(tools, i);
+    }
+  }
+  if (cJSON_GetArraySize(tools) > 0) {
+    // A tool_choice naming a dropped tool would be refused as well.
+    const cJSON* tc = JsonObj(body, "tool_choice");
+    if (JsonStrOr(tc, "type", "") == "tool" &&
+        std::find(dropped.begin(), dropped.end(), JsonStrOr(tc, "name", "")) != dropped.end())
+      cJSON_DeleteItemFromObjectCaseSensitive(body, "tool_choice");
+    return;
+  }
+  cJSON_DeleteItemFromObjectCaseSensitive(body, "tools");
+  cJSON_DeleteItemFromObjectCaseSensitive(body, "tool_choice");
+}
+
+}  // namespace
+
 Result<std::string> BedrockAnthropicBody(std::string_view anthropic_body, std::string_view anthropic_beta) {
   Result<JsonPtr> parsed = ParseJson(anthropic_body);
   if (!parsed.ok()) return Status::Error("request body: " + parsed.status().message());
@@ -37,6 +70,7 @@ Result<std::string> BedrockAnthropicBody(std::string_view anthropic_body, std::s
   cJSON_DeleteItemFromObjectCaseSensitive(body, "model");
   cJSON_DeleteItemFromObjectCaseSensitive(body, "stream");
   if (!JsonGet(body, "anthropic_version")) JsonAddStr(body, "anthropic_version", kBedrockVersion);
+  DropServerTools(body);
   if (!JsonGet(body, "anthropic_beta")) {
     cJSON* betas = nullptr;
     size_t pos = 0;

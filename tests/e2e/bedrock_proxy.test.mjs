@@ -161,6 +161,29 @@ describe('bedrock provider and outbound proxies', { timeout: 120000 }, () => {
     });
   });
 
+  test('bedrock 429 keeps the Retry-After Bedrock gives and invents none', async () => {
+    const post = (p, body) => h.httpRequest(`${edge.url}${p}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${h.CLIENT_KEY}`, 'content-type': 'application/json' },
+      body,
+    });
+    for (const [suffix, want] of [['status=429,retry_after=7', '7'], ['status=429', undefined]]) {
+      const model = `bedrock/us.anthropic.throttled@${suffix}`;
+      const answers = {
+        anthropic: await post('/v1/messages', { model, ...ask }),
+        chat: await post('/v1/chat/completions', { model, ...chat }),
+        responses: await post('/v1/responses', { model, input: 'hello there' }),
+      };
+      for (const [format, r] of Object.entries(answers)) {
+        assert.equal(r.status, 429, `${format} ${suffix}: ${r.body}`);
+        assert.equal(r.headers['retry-after'], want, `${format} ${suffix}`);
+        const body = JSON.parse(r.body);
+        if (format === 'anthropic') assert.equal(body.error.type, 'rate_limit_error', r.body);
+        else assert.match(body.error.message, /ThrottlingException/, r.body);
+      }
+    }
+  });
+
   test('bedrock throttlingException frame before any event → HTTP 429 on a stream', async () => {
     const model = 'bedrock/us.anthropic.m@exception=throttlingException';
     await assert.rejects(openai().chat.completions.create({ model, ...chat, stream: true }), (e) => {

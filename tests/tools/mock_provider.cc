@@ -25,6 +25,8 @@
 //   garbage=1      200 application/json with a body that is not JSON
 //   truncate=1     chunked body without its last chunk, then close
 //   bytes=N        pad every delta to about N bytes
+//   retry_after=S  Bedrock: error statuses carry Retry-After: S (Bedrock
+//                  itself usually sends none, so by default there is none)
 //   exception=TYPE Bedrock stream: after `exception_after` steps (default 0)
 //                  send an exception frame of TYPE (e.g. throttlingException)
 //                  and end the response
@@ -80,6 +82,7 @@ struct Controls {
   int bytes = 0;
   std::string exception;  // Bedrock stream exception type
   int exception_after = 0;
+  int retry_after = 0;  // Bedrock error statuses: Retry-After seconds, 0 = none
 
   void Set(std::string key, const std::string& value) {
     for (char& ch : key) {
@@ -98,6 +101,7 @@ struct Controls {
     else if (key == "bytes") bytes = v;
     else if (key == "exception") exception = value;
     else if (key == "exception_after") exception_after = v;
+    else if (key == "retry_after") retry_after = v;
   }
 
   // "chunks=20,interval=50" (after the '@' of a model name).
@@ -621,7 +625,11 @@ Reply MockServer::Dispatch(Api api, const RequestHead& head, const std::string& 
 
   if (ctl->fail_first > 0 && fail_counts_[model]++ < ctl->fail_first)
     return Error(api, 429, "mock: rate limited (fail_first)");
-  if (ctl->status >= 400) return Error(api, ctl->status, "mock: status " + std::to_string(ctl->status) + " requested");
+  if (ctl->status >= 400) {
+    Reply r = Error(api, ctl->status, "mock: status " + std::to_string(ctl->status) + " requested");
+    if (IsBedrock(api) && ctl->retry_after > 0) r.headers.Add("Retry-After", std::to_string(ctl->retry_after));
+    return r;
+  }
   if (ctl->garbage) return JsonReply(200, "{\"id\": \"mock-garbage\", \"choices\": [ this is not JSON");
 
   switch (api) {

@@ -48,6 +48,38 @@ TEST(BedrockBody, BetasFromTheHeaderUnlessTheBodyHasThem) {
   EXPECT_EQ(*b, R"({"anthropic_beta":["a"],"anthropic_version":"bedrock-2023-05-31"})");
 }
 
+TEST(BedrockBody, AnthropicServerToolsAreDropped) {
+  // Bedrock refuses a request offering web_search_* / web_fetch_* with a 400.
+  auto b = BedrockAnthropicBody(
+      R"({"max_tokens":1,"tools":[{"name":"f","input_schema":{"type":"object"}},)"
+      R"({"type":"web_search_20250305","name":"web_search","max_uses":3},{"type":"web_fetch_20250910","name":"web_fetch"},)"
+      R"({"type":"bash_20250124","name":"bash"}],"tool_choice":{"type":"auto"}})",
+      "");
+  ASSERT_TRUE(b.ok());
+  auto j = ParseJson(*b);
+  ASSERT_TRUE(j.ok());
+  EXPECT_EQ(PrintJson(JsonGet(j->get(), "tools")),
+            R"([{"name":"f","input_schema":{"type":"object"}},{"type":"bash_20250124","name":"bash"}])");
+  EXPECT_EQ(PrintJson(JsonGet(j->get(), "tool_choice")), R"({"type":"auto"})");
+  // A choice naming the dropped tool goes with it.
+  b = BedrockAnthropicBody(R"({"tools":[{"name":"f"},{"type":"web_search_20250305","name":"web_search"}],)"
+                           R"("tool_choice":{"type":"tool","name":"web_search"}})",
+                           "");
+  ASSERT_TRUE(b.ok());
+  j = ParseJson(*b);
+  EXPECT_EQ(PrintJson(JsonGet(j->get(), "tools")), R"([{"name":"f"}])");
+  EXPECT_EQ(JsonGet(j->get(), "tool_choice"), nullptr);
+  // Nothing left: neither tools nor tool_choice.
+  b = BedrockAnthropicBody(R"({"tools":[{"type":"web_search_20250305","name":"web_search"}],"tool_choice":{"type":"any"}})", "");
+  ASSERT_TRUE(b.ok());
+  j = ParseJson(*b);
+  EXPECT_EQ(JsonGet(j->get(), "tools"), nullptr);
+  EXPECT_EQ(JsonGet(j->get(), "tool_choice"), nullptr);
+  // Malformed tools are left for Bedrock to judge, without a crash.
+  EXPECT_TRUE(BedrockAnthropicBody(R"({"tools":{"type":"web_search_20250305"}})", "").ok());
+  EXPECT_TRUE(BedrockAnthropicBody(R"({"tools":[1,null,"x"]})", "").ok());
+}
+
 TEST(BedrockBody, RejectsWhatIsNotAnObject) {
   EXPECT_EQ(BedrockAnthropicBody("[1]", "").status().message(), "request body: expected a JSON object");
   EXPECT_FALSE(BedrockAnthropicBody("{", "").ok());
