@@ -412,8 +412,18 @@ void GatewayExchange::BedrockStreamError(int status, const std::string& message)
   ++conn_->server()->stats().upstream_errors;
   std::string text = "provider " + config_->providers[provider_].id + ": " + message;
   LogWarn("hub", "request " + request_id_ + ": " + text);
-  if (!client_head_sent_) {  // before any event: a real HTTP error
+  if (!client_head_sent_) {
+    // Before any event the exception stands for the HTTP status it maps to,
+    // as with any provider's error status: it judges the account (a
+    // throttlingException cools it with the pool's own backoff, since
+    // Bedrock gives no Retry-After) and another account may take over.
     awaiting_first_event_ = false;
+    ReportAccount(status, status == 401 || status == 403 ? text : "");
+    if (RetryEligible(status) && PickNext(false)) {
+      ResetAttempt();
+      StartAttempt();
+      return;
+    }
     SendError(status, text);
     return;
   }
