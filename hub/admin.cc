@@ -21,6 +21,38 @@ std::string ErrorJson(const std::string& message) {
 
 AdminReply Error(int status, const std::string& message) { return {status, ErrorJson(message)}; }
 
+// Every provider's accounts with their health; the pool's snapshot minus
+// even the masked key, since an operator names accounts by id.
+std::string AccountsJson(HubServices& s) {
+  uint64_t now = UnixMs();
+  JsonPtr o = JsonNewObj();
+  cJSON* providers = JsonAddObj(o.get(), "providers");
+  for (const auto& [id, pool] : s.pools()) {
+    JsonPtr snap = pool->Snapshot(now);
+    cJSON* accounts = cJSON_GetObjectItemCaseSensitive(snap.get(), "accounts");
+    cJSON* a = nullptr;
+    cJSON_ArrayForEach(a, accounts) cJSON_DeleteItemFromObjectCaseSensitive(a, "key");
+    cJSON_AddItemToObject(providers, id.c_str(), snap.release());
+  }
+  return PrintJson(o.get());
+}
+
+// The operator's answer to a 401/403 that disabled an account (a rotated
+// provider key, a settled bill): clears the disable and any cooldown.
+AdminReply EnableAccount(HubServices& s, const std::string& provider, const std::string& account) {
+  std::shared_ptr<AccountPool> pool = s.pool(provider);
+  if (!pool) return Error(404, "no provider \"" + provider + "\"");
+  for (size_t i = 0; i < pool->size(); ++i) {
+    if (pool->config(static_cast<int>(i)).id != account) continue;
+    pool->Enable(static_cast<int>(i));
+    JsonPtr o = JsonNewObj();
+    JsonAddStr(o.get(), "provider", provider);
+    JsonAddStr(o.get(), "enabled", account);
+    return {200, PrintJson(o.get())};
+  }
+  return Error(404, "provider \"" + provider + "\" has no account \"" + account + "\"");
+}
+
 }  // namespace
 
 bool IsAdminPath(std::string_view target) {
@@ -109,6 +141,8 @@ AdminReply HandleAdmin(HubServices& s, const std::string& method, const std::str
     if (!parsed.ok()) return Error(400, "body: " + parsed.status().message());
     auto policy = KeyPolicyFromJson(parsed->get());
     if (!policy.ok()) return Error(400, policy.status().message());
+    if (!s.booking() && (policy->daily_budget_usd > 0 || policy->monthly_budget_usd > 0))
+      return Error(400, "usage_booking is off in the hub config, so a budget could not be enforced; create the key without one");
     std::string name = policy->name;
     auto key = s.keys().Create(std::move(policy.value()));
     if (!key.ok()) return Error(409, key.status().message());
@@ -123,6 +157,19 @@ AdminReply HandleAdmin(HubServices& s, const std::string& method, const std::str
     JsonPtr o = JsonNewObj();
     JsonAddStr(o.get(), "revoked", name);
     return {200, PrintJson(o.get())};
+  }
+  if (path == "/admin/accounts" && method == "GET") return {200, AccountsJson(s)};
+  if (path.rfind("/admin/accounts/", 0) == 0) {
+    // /admin/accounts/PROVIDER/ACCOUNT/enable
+    std::string_view rest = std::string_view(path).substr(16);
+    constexpr std::string_view kEnable = "/enable";
+    size_t slash = rest.find('/');
+    if (rest.size() <= kEnable.size() || rest.substr(rest.size() - kEnable.size()) != kEnable || slash == 0 ||
+        slash >= rest.size() - kEnable.size())
+      return Error(404, "no such admin endpoint: " + method + " " + path + " (expected /admin/accounts/PROVIDER/ACCOUNT/enable)");
+    if (method != "POST") return Error(405, "use POST to enable an account");
+    return EnableAccount(s, std::string(rest.substr(0, slash)),
+                         std::string(rest.substr(slash + 1, rest.size() - kEnable.size() - slash - 1)));
   }
   if (path == "/admin/usage" && method == "GET") {
     std::string by = QueryParam(query, "by");

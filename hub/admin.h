@@ -5,6 +5,9 @@
 //   POST   /admin/keys  {name, tenant, …} → 201 {"name", "key"}: the only time the key is shown
 //   DELETE /admin/keys/NAME               → {"revoked": NAME}
 //   GET    /admin/usage?by=key|tenant|model|provider&since=7d
+//   GET    /admin/accounts                → {"providers":{ID:{"accounts":[state…]}}} (no keys)
+//   POST   /admin/accounts/PROVIDER/ACCOUNT/enable → {"provider", "enabled"}: clears a
+//          disable (after 401/403) and any cooldown
 #pragma once
 #include <string>
 #include <string_view>

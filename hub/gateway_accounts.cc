@@ -27,11 +27,7 @@ std::vector<ResolvedModel> GatewayExchange::ResolveCandidates(std::string* denie
   auto combo = config_->combos.find(name);
   if (combo != config_->combos.end()) entries = combo->second;
   else entries.push_back(name);
-  auto allowed = [this](int provider) {
-    if (!tenant_cfg_ || tenant_cfg_->providers.empty()) return true;
-    const std::string& id = config_->providers[provider].id;
-    return std::find(tenant_cfg_->providers.begin(), tenant_cfg_->providers.end(), id) != tenant_cfg_->providers.end();
-  };
+  auto allowed = [this](int provider) { return TenantAllowsProvider(tenant_cfg_, config_->providers[provider].id); };
   std::vector<ResolvedModel> out;
   for (const std::string& entry : entries) {
     ResolvedModel rm = ResolveModel(*config_, entry);
@@ -211,7 +207,7 @@ void GatewayExchange::BookUsage() {
     if (row.cost_usd > 0) services_->budget().Add(key_->name, row.cost_usd);
   }
   if (tenant_cfg_ && tenant_cfg_->tpm) services_->rates().RecordTokens("tenant:" + tenant_cfg_->id, tenant_cfg_->tpm, tokens);
-  services_->ledger().Book(std::move(row));
+  services_->Book(std::move(row));
 }
 
 void GatewayExchange::RecordRequestLog(RequestLog* log) {

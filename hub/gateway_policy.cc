@@ -143,10 +143,14 @@ void GatewayExchange::ListModels() {
   cJSON* list = gemini ? JsonAddArr(out.get(), "models") : JsonAddArr(out.get(), "data");
   if (!gemini && !anthropic) JsonAddStr(out.get(), "object", "list");
   std::vector<std::string> seen;
+  // Only what this caller could use: the same two checks a model request
+  // meets (the key's model globs, the tenant's providers).
   for (const ProviderConfig& p : config_->providers) {
+    if (!TenantAllowsProvider(tenant_cfg_, p.id)) continue;
     for (const ModelEntry& m : p.models) {
       for (const std::string& name : {m.name, m.alias}) {
         if (name.empty() || std::find(seen.begin(), seen.end(), name) != seen.end()) continue;
+        if (key_ && !KeyAllowsModel(*key_, name)) continue;
         seen.push_back(name);
         cJSON* o = JsonAddObj(list, nullptr);
         if (gemini) {

@@ -1,5 +1,6 @@
 #include "hub/hub_config.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 
@@ -253,6 +254,11 @@ const TenantConfig* FindTenant(const HubConfig& config, const std::string& id) {
   return nullptr;
 }
 
+bool TenantAllowsProvider(const TenantConfig* tenant, const std::string& provider_id) {
+  if (!tenant || tenant->providers.empty()) return true;
+  return std::find(tenant->providers.begin(), tenant->providers.end(), provider_id) != tenant->providers.end();
+}
+
 Result<HubConfig> LoadHubConfig(const std::string& path) {
   HubConfig c;
   ConfigErrors errors(path.empty() ? "hub.json" : path);
@@ -266,7 +272,7 @@ Result<HubConfig> LoadHubConfig(const std::string& path) {
   }
   ConfigNode root(doc.get(), "", &errors);
   root.CheckKeys({"listen", "tls", "edge_tokens", "plain_listen", "client_keys", "keys", "data_dir", "prices",
-                  "upstream_timeout_sec", "max_body_bytes", "providers", "model_map", "tenants", "combos",
+                  "upstream_timeout_sec", "max_body_bytes", "providers", "model_map", "tenants", "combos", "usage_booking",
                   "admin_token", "admin_via_edge", "debug_allow", "debug_log", "request_log"});
   if (auto hp = ParseHostPort(root.String("listen", "0.0.0.0:8443")); hp.ok()) {
     c.listen_host = hp->host;
@@ -294,6 +300,7 @@ Result<HubConfig> LoadHubConfig(const std::string& path) {
   c.data_dir = root.String("data_dir", "run/data");
   if (c.data_dir.empty()) root.ErrorAt("data_dir", "expected a directory");
   c.prices = root.String("prices", "etc/prices.json");
+  c.usage_booking = root.Bool("usage_booking", true);
   c.admin_token = root.String("admin_token", "");
   c.admin_via_edge = root.Bool("admin_via_edge", false);
   c.upstream_timeout_sec = static_cast<int>(root.Int("upstream_timeout_sec", 300, 1, 86400));
@@ -360,6 +367,11 @@ Result<HubConfig> LoadHubConfig(const std::string& path) {
   ReadTenants(root, &c);
   ReadCombos(root, &c);
   ReadRequestLog(root.Child("request_log"), &c.request_log);
+  if (!c.usage_booking)
+    for (const KeyPolicy& k : c.keys)
+      if (k.daily_budget_usd > 0 || k.monthly_budget_usd > 0)
+        root.ErrorAt("usage_booking", "is false, but key \"" + k.name +
+                                          "\" has a budget, which is enforced from booked spend; turn booking on or drop the budget");
   std::vector<std::string> allow = root.Has("debug_allow") ? root.Strings("debug_allow")
                                                            : std::vector<std::string>{"127.0.0.0/8", "::1/128"};
   for (const std::string& a : allow)

@@ -86,6 +86,9 @@ struct HubConfig {
   std::vector<KeyPolicy> keys;
   std::string data_dir = "run/data";      // keys.db and usage.db
   std::string prices = "etc/prices.json";  // missing file: costs are 0
+  // false: no usage rows are written (the ledger keeps what it has). Budgets
+  // are enforced from booked spend, so a key with a budget is refused then.
+  bool usage_booking = true;
   int upstream_timeout_sec = 300;
   size_t max_body_bytes = 32 * 1024 * 1024;
   std::vector<ProviderConfig> providers;
@@ -105,6 +108,9 @@ Result<HubConfig> LoadHubConfig(const std::string& path);
 
 // The tenant with this id, or nullptr.
 const TenantConfig* FindTenant(const HubConfig& config, const std::string& id);
+// Whether a tenant may use a provider; a null tenant (none, or not listed)
+// or one without a provider list may use every provider.
+bool TenantAllowsProvider(const TenantConfig* tenant, const std::string& provider_id);
 
 struct ParsedUrl {
   bool tls = false;

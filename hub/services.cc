@@ -67,6 +67,7 @@ void HubServices::BuildPools(const HubConfig& config) {
 Result<std::unique_ptr<HubServices>> HubServices::Open(const HubConfig& config) {
   std::unique_ptr<HubServices> s(new HubServices());
   s->data_dir_ = config.data_dir;
+  s->booking_ = config.usage_booking;
   if (Status st = EnsureDir(config.data_dir); !st.ok()) return Status::Error("data_dir: " + st.message());
   s->static_keys_ = config.keys;
   auto keys = KeyStore::Open(config.data_dir, config.keys);
@@ -100,6 +101,7 @@ Result<std::unique_ptr<HubServices>> HubServices::Open(const HubConfig& config) 
 
 Status HubServices::Reload(const HubConfig& config) {
   static_keys_ = config.keys;
+  booking_ = config.usage_booking;
   Status st = RefreshKeys();
   BuildPools(config);
   if (config.request_log != (request_log_ ? request_log_->config() : RequestLogConfig())) {
@@ -153,6 +155,7 @@ void HubServices::AddInfo(cJSON* root) const {
   JsonAddNum(keys, "count", static_cast<double>(keys_->size()));
   UsageLedger::Stats st = ledger_->stats();
   cJSON* usage = JsonAddObj(root, "usage");
+  JsonAddBool(usage, "booking", booking_);
   JsonAddNum(usage, "booked", static_cast<double>(st.booked));
   JsonAddNum(usage, "written", static_cast<double>(st.written));
   JsonAddNum(usage, "failed", static_cast<double>(st.failed));

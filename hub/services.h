@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/json.h"
@@ -37,9 +38,9 @@ class HubServices {
   HubServices(const HubServices&) = delete;
   HubServices& operator=(const HubServices&) = delete;
 
-  // New static keys and account pools for providers whose accounts changed
-  // (unchanged pools keep their health and sessions). data_dir is fixed at
-  // start.
+  // New static keys, the booking switch and account pools for providers
+  // whose accounts changed (unchanged pools keep their health and sessions).
+  // data_dir is fixed at start.
   Status Reload(const HubConfig& config);
 
   // The policy for a presented key. An unknown key re-reads keys.db first
@@ -61,6 +62,13 @@ class HubServices {
   // from across a reload. Never null for a configured provider.
   std::shared_ptr<AccountPool> pool(const std::string& provider_id) const;
   UsageLedger& ledger() { return *ledger_; }
+  // Books a finished request in the ledger, unless usage_booking is off.
+  void Book(UsageRow row) {
+    if (booking_) ledger_->Book(std::move(row));
+  }
+  bool booking() const { return booking_; }
+  // Provider ids with their current pools, for the admin API.
+  const std::map<std::string, std::shared_ptr<AccountPool>>& pools() const { return pools_; }
   const PriceTable& prices() const { return prices_; }
 
   // Pools (no secrets) and ledger counters for /debug/info.
@@ -82,6 +90,7 @@ class HubServices {
   std::map<std::string, std::vector<AccountConfig>> pool_configs_;
   std::unique_ptr<UsageLedger> ledger_;
   std::unique_ptr<RequestLog> request_log_;
+  bool booking_ = true;  // HubConfig::usage_booking
   PriceTable prices_;
 };
 
