@@ -246,3 +246,53 @@ test('count_tokens: estimated locally when the provider has no such endpoint, fa
   const n = JSON.parse(r.body).input_tokens;
   assert.ok(n >= 100 && n <= 130, `estimate ${n}`);
 });
+
+// Codex groups tools in namespaces and declares freeform (custom) tools; a
+// provider without either still gets callable functions, and the calls come
+// back as the items Codex declared, stream and non-stream, then the tool
+// results go back the same way.
+test('codex namespace and custom tools through chat, anthropic and gemini providers', async () => {
+  const c = new OpenAI({ apiKey: CLIENT_KEY, baseURL: `${stack.edge.url}/v1`, maxRetries: 0, timeout: 15000 });
+  const namespaced = [{ type: 'namespace', name: 'weather_ns', description: 'Weather tools.',
+    tools: [{ type: 'function', name: weatherTool.name, description: weatherTool.description, parameters: weatherTool.schema }] }];
+  const custom = [{ type: 'custom', name: 'apply_patch', description: 'Edit files.',
+    format: { type: 'grammar', syntax: 'lark', definition: 'start: "*** Begin Patch" /(.|\\n)*/' } }];
+  const run = async (body, stream) => {
+    if (!stream) return c.responses.create(body);
+    const s = await c.responses.create({ ...body, stream: true });
+    let done; const types = new Set();
+    for await (const ev of s) { types.add(ev.type); if (ev.type === 'response.completed') done = ev.response; }
+    assert.ok(done, 'stream ended with response.completed');
+    done.eventTypes = types;
+    return done;
+  };
+  for (const model of [PROVIDERS.openai, PROVIDERS.anthropic, PROVIDERS.gemini]) {
+    for (const stream of [false, true]) {
+      const where = `${model} stream=${stream}`;
+      let r = await run({ model, input: 'weather?', tools: namespaced }, stream);
+      const call = r.output.find((o) => o.type === 'function_call');
+      assert.ok(call, `${where}: ${JSON.stringify(r.output)}`);
+      assert.equal(call.namespace, 'weather_ns', where);
+      assert.equal(call.name, 'get_weather', where);
+      assert.deepEqual(JSON.parse(call.arguments), { city: 'Paris' }, where);
+      r = await run({ model, tools: namespaced, input: [{ role: 'user', content: 'weather?' },
+        { type: 'function_call', call_id: call.call_id, namespace: call.namespace, name: call.name, arguments: call.arguments },
+        { type: 'function_call_output', call_id: call.call_id, output: 'sunny' }] }, stream);
+      assert.match(r.output_text ?? r.output.filter((o) => o.type === 'message').flatMap((o) => o.content).map((p) => p.text).join(''),
+        /tool result: sunny/, where);
+
+      r = await run({ model, input: 'patch it', tools: custom }, stream);
+      const ctc = r.output.find((o) => o.type === 'custom_tool_call');
+      assert.ok(ctc, `${where}: ${JSON.stringify(r.output)}`);
+      assert.equal(ctc.name, 'apply_patch', where);
+      assert.equal(typeof ctc.input, 'string', where);
+      assert.ok(ctc.call_id, where);
+      if (stream) assert.ok(r.eventTypes.has('response.custom_tool_call_input.done'), where);
+      r = await run({ model, tools: custom, input: [{ role: 'user', content: 'patch it' },
+        { type: 'custom_tool_call', call_id: ctc.call_id, name: 'apply_patch', input: '*** Begin Patch\n*** End Patch\n' },
+        { type: 'custom_tool_call_output', call_id: ctc.call_id, output: 'Done!' }] }, stream);
+      assert.match(r.output.filter((o) => o.type === 'message').flatMap((o) => o.content).map((p) => p.text).join(''),
+        /tool result: Done!/, where);
+    }
+  }
+});
