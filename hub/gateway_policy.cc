@@ -85,8 +85,9 @@ bool GatewayExchange::AdmitLimits() {
   if (!key_) return true;
   LimitDecision d = services_->rates().Admit(key_->name, key_->rpm, key_->tpm);
   if (d.allow && tenant_cfg_ && (tenant_cfg_->rpm || tenant_cfg_->tpm)) {
-    d = services_->rates().Admit("tenant:" + tenant_cfg_->id, tenant_cfg_->rpm, tenant_cfg_->tpm);
-    if (!d.allow) d.message = "tenant " + tenant_cfg_->id + ": " + d.message;
+    // Named as the tenant in the message: the client never sees the
+    // internal bucket name.
+    d = services_->rates().Admit("tenant:" + tenant_cfg_->id, tenant_cfg_->rpm, tenant_cfg_->tpm, "tenant " + tenant_cfg_->id);
   }
   if (d.allow) d = services_->budget().Check(key_->name, key_->daily_budget_usd, key_->monthly_budget_usd);
   if (d.allow) slot_ = services_->concurrency().AcquireSlot(key_->name, key_->max_concurrent, &d);

@@ -88,9 +88,10 @@ void RateLimiter::Refill(Bucket* b, int limit, uint64_t now) {
   b->limit = limit;
 }
 
-LimitDecision RateLimiter::Admit(const std::string& key, int rpm, int tpm) {
+LimitDecision RateLimiter::Admit(const std::string& key, int rpm, int tpm, const std::string& subject) {
   LimitDecision d;
   if (rpm <= 0 && tpm <= 0) return d;
+  const std::string who = subject.empty() ? "key " + key : subject;
   const uint64_t now = now_ms_();
   std::lock_guard<std::mutex> lock(mu_);
   if (tpm > 0) {
@@ -102,7 +103,7 @@ LimitDecision RateLimiter::Admit(const std::string& key, int rpm, int tpm) {
       d.allow = false;
       d.status = 429;
       d.retry_after_sec = SecondsCeil(wait);
-      d.message = "token rate limit of " + std::to_string(tpm) + " tokens per minute for key " + key + " is used up; retry in " +
+      d.message = "token rate limit of " + std::to_string(tpm) + " tokens per minute for " + who + " is used up; retry in " +
                   std::to_string(d.retry_after_sec) + " s";
       return d;
     }
@@ -115,7 +116,7 @@ LimitDecision RateLimiter::Admit(const std::string& key, int rpm, int tpm) {
       d.allow = false;
       d.status = 429;
       d.retry_after_sec = SecondsCeil(wait);
-      d.message = "rate limit of " + std::to_string(rpm) + " requests per minute for key " + key + " reached; retry in " +
+      d.message = "rate limit of " + std::to_string(rpm) + " requests per minute for " + who + " reached; retry in " +
                   std::to_string(d.retry_after_sec) + " s";
       return d;
     }

@@ -36,7 +36,9 @@ class RateLimiter {
   explicit RateLimiter(NowMsFn now_ms);
   // Admits one request for `key` under rpm/tpm (0 = unlimited) and takes one
   // request from its bucket. A changed limit applies from the next call.
-  LimitDecision Admit(const std::string& key, int rpm, int tpm);
+  // `subject` names who is limited in the message ("tenant u1"); empty:
+  // "key <key>".
+  LimitDecision Admit(const std::string& key, int rpm, int tpm, const std::string& subject = "");
   // Debits the tokens a request used (input + output) from key's TPM bucket.
   void RecordTokens(const std::string& key, int tpm, uint64_t tokens);
   void Forget(const std::string& key);  // drop state, e.g. for a deleted key
