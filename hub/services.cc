@@ -1,5 +1,6 @@
 #include "hub/services.h"
 
+#include <sqlite3.h>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -65,6 +66,10 @@ void HubServices::BuildPools(const HubConfig& config) {
 }
 
 Result<std::unique_ptr<HubServices>> HubServices::Open(const HubConfig& config) {
+  // SQLite's allocation statistics take a global mutex on every malloc; the
+  // hub never reads them, and the ledger's writer allocates per row. Only
+  // possible before SQLite's first use; later calls fail harmlessly.
+  sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
   std::unique_ptr<HubServices> s(new HubServices());
   s->data_dir_ = config.data_dir;
   s->booking_ = config.usage_booking;

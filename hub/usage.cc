@@ -28,11 +28,25 @@ const char* kSchema =
     " duration_ms INTEGER, cost_usd REAL);"
     "CREATE INDEX IF NOT EXISTS usage_ts ON usage(ts);";
 
-const char* kInsert =
-    "INSERT INTO usage(ts, request_id, key_name, tenant, client_family, model_requested, model_used,"
-    " provider, account, status, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,"
-    " reasoning_tokens, estimated, ttfb_ms, duration_ms, cost_usd)"
-    " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+constexpr int kColumns = 19;
+// Rows per multi-row INSERT: one statement step per 32 rows instead of per
+// row roughly halves the writer's CPU per row. 32 * 19 parameters stay under
+// SQLite's historical limit of 999.
+constexpr size_t kRowsPerInsert = 32;
+
+// INSERT INTO usage(...) VALUES(?,...),... with `rows` value groups.
+std::string InsertSql(size_t rows) {
+  std::string sql =
+      "INSERT INTO usage(ts, request_id, key_name, tenant, client_family, model_requested, model_used,"
+      " provider, account, status, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,"
+      " reasoning_tokens, estimated, ttfb_ms, duration_ms, cost_usd) VALUES";
+  for (size_t r = 0; r < rows; ++r) {
+    sql += r ? ",(" : "(";
+    for (int c = 0; c < kColumns; ++c) sql += c ? ",?" : "?";
+    sql += ")";
+  }
+  return sql;
+}
 
 Status DbError(sqlite3* db, const std::string& path, const std::string& what) {
   return Status::Error(path + ": " + what + ": " + (db ? sqlite3_errmsg(db) : "out of memory"));
@@ -63,6 +77,31 @@ void BindText(sqlite3_stmt* s, int i, const std::string& v) {
   sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
 }
 
+// Binds one row's values from parameter `first` (1-based) on. The text is
+// bound SQLITE_STATIC: the rows outlive the statement step.
+void BindRow(sqlite3_stmt* s, int first, const UsageRow& r) {
+  int i = first;
+  sqlite3_bind_double(s, i++, r.ts);
+  BindText(s, i++, r.request_id);
+  BindText(s, i++, r.key_name);
+  BindText(s, i++, r.tenant);
+  BindText(s, i++, r.client_family);
+  BindText(s, i++, r.model_requested);
+  BindText(s, i++, r.model_used);
+  BindText(s, i++, r.provider);
+  BindText(s, i++, r.account);
+  sqlite3_bind_int(s, i++, r.status);
+  sqlite3_bind_int64(s, i++, r.input_tokens);
+  sqlite3_bind_int64(s, i++, r.output_tokens);
+  sqlite3_bind_int64(s, i++, r.cache_read_tokens);
+  sqlite3_bind_int64(s, i++, r.cache_write_tokens);
+  sqlite3_bind_int64(s, i++, r.reasoning_tokens);
+  sqlite3_bind_int(s, i++, r.estimated ? 1 : 0);
+  sqlite3_bind_int64(s, i++, r.ttfb_ms);
+  sqlite3_bind_int64(s, i++, r.duration_ms);
+  sqlite3_bind_double(s, i++, r.cost_usd);
+}
+
 }  // namespace
 
 Result<std::unique_ptr<UsageLedger>> UsageLedger::Open(const std::string& path, int flush_interval_ms) {
@@ -78,7 +117,9 @@ Result<std::unique_ptr<UsageLedger>> UsageLedger::Open(const std::string& path, 
   Status st = Exec(l->db_, path, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
   if (st.ok()) st = Exec(l->db_, path, kSchema);
   if (!st.ok()) return st;
-  if (sqlite3_prepare_v2(l->db_, kInsert, -1, &l->insert_, nullptr) != SQLITE_OK) return DbError(l->db_, path, "prepare insert");
+  if (sqlite3_prepare_v2(l->db_, InsertSql(1).c_str(), -1, &l->insert_, nullptr) != SQLITE_OK ||
+      sqlite3_prepare_v2(l->db_, InsertSql(kRowsPerInsert).c_str(), -1, &l->insert_many_, nullptr) != SQLITE_OK)
+    return DbError(l->db_, path, "prepare insert");
   l->queue_.reserve(kWakeBatch);
   l->writer_ = std::thread([p = l.get()] { p->WriterLoop(); });
   return l;
@@ -94,6 +135,7 @@ UsageLedger::~UsageLedger() {
     writer_.join();
   }
   sqlite3_finalize(insert_);
+  sqlite3_finalize(insert_many_);
   if (db_) sqlite3_close(db_);
   if (query_db_) sqlite3_close(query_db_);
 }
@@ -155,35 +197,21 @@ void UsageLedger::WriterLoop() {
 Status UsageLedger::WriteBatch(const std::vector<UsageRow>& rows) {
   Status st = Exec(db_, path_, "BEGIN IMMEDIATE");
   if (!st.ok()) return st;
-  for (const UsageRow& r : rows) {
-    sqlite3_stmt* s = insert_;
-    sqlite3_bind_double(s, 1, r.ts);
-    BindText(s, 2, r.request_id);
-    BindText(s, 3, r.key_name);
-    BindText(s, 4, r.tenant);
-    BindText(s, 5, r.client_family);
-    BindText(s, 6, r.model_requested);
-    BindText(s, 7, r.model_used);
-    BindText(s, 8, r.provider);
-    BindText(s, 9, r.account);
-    sqlite3_bind_int(s, 10, r.status);
-    sqlite3_bind_int64(s, 11, r.input_tokens);
-    sqlite3_bind_int64(s, 12, r.output_tokens);
-    sqlite3_bind_int64(s, 13, r.cache_read_tokens);
-    sqlite3_bind_int64(s, 14, r.cache_write_tokens);
-    sqlite3_bind_int64(s, 15, r.reasoning_tokens);
-    sqlite3_bind_int(s, 16, r.estimated ? 1 : 0);
-    sqlite3_bind_int64(s, 17, r.ttfb_ms);
-    sqlite3_bind_int64(s, 18, r.duration_ms);
-    sqlite3_bind_double(s, 19, r.cost_usd);
+  size_t i = 0;
+  while (i < rows.size()) {
+    // Whole groups through the multi-row statement, the rest one by one.
+    // Every parameter is bound each time, so no clear_bindings is needed.
+    size_t n = rows.size() - i >= kRowsPerInsert ? kRowsPerInsert : 1;
+    sqlite3_stmt* s = n == 1 ? insert_ : insert_many_;
+    for (size_t r = 0; r < n; ++r) BindRow(s, static_cast<int>(r) * kColumns + 1, rows[i + r]);
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
     if (rc != SQLITE_DONE) {
       st = DbError(db_, path_, "insert");
       Exec(db_, path_, "ROLLBACK");
       return st;
     }
+    i += n;
   }
   st = Exec(db_, path_, "COMMIT");
   if (!st.ok()) Exec(db_, path_, "ROLLBACK");

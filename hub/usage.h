@@ -80,7 +80,8 @@ class UsageLedger {
   std::string path_;
   int flush_interval_ms_ = 1000;
   sqlite3* db_ = nullptr;           // writer connection, owned
-  sqlite3_stmt* insert_ = nullptr;  // prepared on db_
+  sqlite3_stmt* insert_ = nullptr;       // one row, prepared on db_
+  sqlite3_stmt* insert_many_ = nullptr;  // kRowsPerInsert rows, prepared on db_
   std::mutex query_mu_;
   sqlite3* query_db_ = nullptr;  // reader connection (WAL lets it read while the writer writes)
 
