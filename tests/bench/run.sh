@@ -172,6 +172,7 @@ done
 echo "{\"nginx_edge\":$(rss_kb "$ngxedge_PID"),\"nginx_hub\":$(rss_kb "$ngxhub_PID"),\"tether_edge\":$(rss_kb "$edge_PID"),\"tether_hub\":$(rss_kb "$hub_PID")}" >"$RES/rss_load.json"
 
 node tests/bench/report.mjs "$RES" "$HOLD" "$N" "$SECONDS_C64"
+[ "${BENCH_KEYS:-1}" != 0 ] && "$ROOT/tests/bench/keys.sh" "$BUILD"  # cost of keys, limits and usage booking; BENCH_KEYS=0 skips
 
 # Then Tether against Portkey's gateway (tests/bench/portkey.sh, its own mock,
 # hub, edge and Portkey). This run's processes are stopped first so they do not
