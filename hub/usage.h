@@ -1,7 +1,8 @@
 // Usage ledger and prices. Every request the hub answers is booked as one
 // UsageRow in a SQLite database (WAL). Book() only enqueues, so the loop
-// thread never waits on the disk; a writer thread commits the queue in one
-// transaction at least once per second, so a crash loses at most about a
+// thread never waits on the disk; a writer thread (at nice 10, so serving
+// wins when CPUs are short) commits the queue in one transaction at least
+// once per second, so a crash loses at most about a
 // second of rows and a clean stop (Flush or destructor) loses none.
 #pragma once
 #include <condition_variable>

@@ -53,14 +53,14 @@ const signed = (v) => (v === undefined ? '—' : `${v >= 0 ? '+' : ''}${v.toFixe
 const times = (v) => (v === undefined ? '—' : `${v.toFixed(3)}×`);
 
 console.log('');
-console.log('| hub case | p50 c=1 (µs) | p99 c=1 (µs) | req/s c=64 | added p50 vs baseline (µs) | added p99 vs baseline (µs) | req/s vs baseline | hub CPU/req c=1 (µs) | hub CPU/req c=64 (µs) | added CPU/req c=64 (µs) | rows booked |');
+console.log('| hub case | p50 c=1 (µs) | p99 c=1 (µs) | req/s c=64 | added p50 vs baseline (µs) | added p99 vs baseline (µs) | req/s vs baseline | hub CPU/req c=1 (µs) | hub CPU/req c=64 (µs) | added CPU/req c=64 (µs) | rows booked (dropped) |');
 console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const c of cases) {
   const info = read(`${c}.info.json`);
   console.log(`| ${label[c]} | ${fmt(med(c, 'p50'))} | ${fmt(med(c, 'p99'))} | ${fmt(med(c, 'rps'))} | ` +
     `${signed(paired(c, 'baseline', diff('p50')))} | ${signed(paired(c, 'baseline', diff('p99')))} | ` +
     `${times(paired(c, 'baseline', ratio('rps')))} | ${fmt(med(c, 'cpu1'), 1)} | ${fmt(med(c, 'cpu64'), 1)} | ` +
-    `${paired(c, 'baseline', diff('cpu64')) === undefined ? '—' : paired(c, 'baseline', diff('cpu64')).toFixed(1)} | ${fmt(info?.usage?.booked)} |`);
+    `${paired(c, 'baseline', diff('cpu64')) === undefined ? '—' : paired(c, 'baseline', diff('cpu64')).toFixed(1)} | ${fmt(info?.usage?.booked)} (${fmt(info?.usage?.dropped)}) |`);
 }
 const added = paired('booking_on', 'baseline', diff('p50'));
 const keep = paired('booking_on', 'booking_off', ratio('rps'));
