@@ -25,7 +25,70 @@ bool DepthWithinLimit(std::string_view text, size_t* where) {
   return true;
 }
 
+bool IsJsonSpace(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+
+size_t SkipSpace(std::string_view t, size_t i) {
+  while (i < t.size() && IsJsonSpace(t[i])) ++i;
+  return i;
+}
+
+// t[i] is the opening quote; returns the index after the closing one, or npos.
+size_t EndOfString(std::string_view t, size_t i) {
+  for (++i; i < t.size(); ++i) {
+    if (t[i] == '\\') ++i;
+    else if (t[i] == '"') return i + 1;
+  }
+  return std::string_view::npos;
+}
+
+// The index after the value starting at t[i], or npos when it is cut short.
+size_t EndOfValue(std::string_view t, size_t i) {
+  if (i >= t.size()) return std::string_view::npos;
+  if (t[i] == '"') return EndOfString(t, i);
+  if (t[i] == '{' || t[i] == '[') {
+    int depth = 0;
+    for (; i < t.size(); ++i) {
+      char c = t[i];
+      if (c == '"') {
+        i = EndOfString(t, i);
+        if (i == std::string_view::npos) return i;
+        --i;
+      } else if (c == '{' || c == '[') {
+        ++depth;
+      } else if ((c == '}' || c == ']') && --depth == 0) {
+        return i + 1;
+      }
+    }
+    return std::string_view::npos;
+  }
+  while (i < t.size() && t[i] != ',' && t[i] != '}' && t[i] != ']' && !IsJsonSpace(t[i])) ++i;
+  return i;
+}
+
 }  // namespace
+
+std::string_view FindTopLevelMember(std::string_view t, std::string_view key) {
+  constexpr size_t npos = std::string_view::npos;
+  size_t i = SkipSpace(t, 0);
+  if (i >= t.size() || t[i] != '{') return {};
+  ++i;
+  for (;;) {
+    i = SkipSpace(t, i);
+    if (i >= t.size() || t[i] != '"') return {};
+    size_t key_end = EndOfString(t, i);
+    if (key_end == npos) return {};
+    std::string_view name = t.substr(i + 1, key_end - i - 2);
+    i = SkipSpace(t, key_end);
+    if (i >= t.size() || t[i] != ':') return {};
+    i = SkipSpace(t, i + 1);
+    size_t value_end = EndOfValue(t, i);
+    if (value_end == npos || value_end == i) return {};
+    if (name == key) return t.substr(i, value_end - i);
+    i = SkipSpace(t, value_end);
+    if (i >= t.size() || t[i] != ',') return {};
+    ++i;
+  }
+}
 
 Result<JsonPtr> ParseJson(std::string_view text) {
   size_t where = 0;

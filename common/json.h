@@ -21,6 +21,11 @@ constexpr int kMaxJsonDepth = 128;
 
 // Parses text into a document; the error names the byte offset.
 Result<JsonPtr> ParseJson(std::string_view text);
+// The raw text of member `key` of the top-level object in `text`, found by
+// a scan that allocates nothing and skips other members' values whole;
+// empty when text is not an object or has no such member. For reading one
+// small member (a response's usage) without parsing a large document.
+std::string_view FindTopLevelMember(std::string_view text, std::string_view key);
 // Compact serialisation.
 std::string PrintJson(const cJSON* j);
 

@@ -22,15 +22,38 @@ const char* LevelName(LogLevel l) {
 void SetLogLevel(LogLevel level) { g_level = level; }
 bool LogEnabled(LogLevel level) { return level >= g_level; }
 
+namespace {
+thread_local bool t_batching = false;
+thread_local std::string t_pending;
+constexpr size_t kMaxPending = 64 * 1024;
+
+void WriteAll(std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(2, data.data(), data.size());
+    if (n <= 0) return;  // stderr gone or full: logging must never block the caller
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+}
+}  // namespace
+
+void BatchLogLines(bool on) {
+  if (!on) FlushLogLines();
+  t_batching = on;
+}
+
+void FlushLogLines() {
+  if (t_pending.empty()) return;
+  WriteAll(t_pending);
+  t_pending.clear();
+}
+
 void LogLine(LogLevel level, std::string_view component, std::string_view message) {
-  std::string line;
-  line.reserve(message.size() + component.size() + 16);
+  // Whole lines per write(2), so lines from the loop and worker threads never interleave.
+  std::string& line = t_pending;  // empty unless batching
   line.append(LevelName(level)).append(" ").append(component).append(": ");
   for (char c : message) line.push_back(c == '\n' || c == '\r' ? ' ' : c);
   line.push_back('\n');
-  // One write(2) per line so lines from the loop and worker threads never interleave.
-  ssize_t n = ::write(2, line.data(), line.size());
-  (void)n;
+  if (!t_batching || level >= LogLevel::kWarn || line.size() >= kMaxPending) FlushLogLines();
 }
 
 std::string MaskSecret(std::string_view secret) {

@@ -25,6 +25,13 @@ inline void LogError(std::string_view component, std::string_view message) {
   if (LogEnabled(LogLevel::kError)) LogLine(LogLevel::kError, component, message);
 }
 
+// Batching for event-loop threads: while on, this thread's debug and info
+// lines collect in a buffer that FlushLogLines() writes with one write(2) (the
+// loop's write coalescer calls it once per iteration); warn and error lines
+// flush the buffer and go out at once. Turning it off flushes.
+void BatchLogLines(bool on);
+void FlushLogLines();
+
 // "****abcd": all but the last 4 characters hidden (fully hidden when short).
 std::string MaskSecret(std::string_view secret);
 

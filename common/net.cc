@@ -41,6 +41,7 @@ struct WriteCoalescer {
     uv_check_start(&check, [](uv_check_t* h) noexcept { static_cast<WriteCoalescer*>(h->data)->FlushAll(); });
   }
   void FlushAll() {
+    FlushLogLines();
     flushing.swap(dirty);
     for (Stream* s : flushing) {
       if (!s) continue;  // destroyed after being marked
@@ -86,6 +87,11 @@ WriteCoalescer* CoalescerFor(uv_loop_t* loop) {
   return g_coalescer;
 }
 }  // namespace
+
+void BatchLogLinesOnLoop(uv_loop_t* loop) {
+  CoalescerFor(loop);  // its prepare and check handles flush the lines
+  BatchLogLines(true);
+}
 
 std::string UvError(int code) {
   return std::string(uv_err_name(code)) + " (" + uv_strerror(code) + ")";
@@ -301,9 +307,15 @@ void Stream::HandleRead(const char* data, size_t len) {
   if (!tls_plain_.empty() && handler_) {
     // Move out first: the handler may write, which reuses no shared state,
     // but it may also re-enter reads after resume.
-    std::string plain = std::move(tls_plain_);
-    tls_plain_.clear();
+    std::string plain;
+    plain.swap(tls_plain_);
     handler_->OnStreamData(this, plain.data(), plain.size());
+    // Hand the buffer back so its capacity serves the next read, unless a
+    // nested read filled the scratch meanwhile.
+    if (tls_plain_.empty()) {
+      plain.clear();
+      tls_plain_.swap(plain);
+    }
   }
   if (peer_closed && state_ == State::kOpen) HandleEof();
 }

@@ -168,4 +168,8 @@ uint64_t TotalQueuedBytes();
 // on a loop that had streams (tests). Idempotent.
 void CloseWriteCoalescer(uv_loop_t* loop);
 
+// Turns on log-line batching (common/log.h) for this thread, flushed by the
+// loop's write coalescer at the end of every iteration.
+void BatchLogLinesOnLoop(uv_loop_t* loop);
+
 }  // namespace tether

@@ -602,13 +602,16 @@ Status TlsSession::Read(std::string* out, bool* peer_closed) {
   *peer_closed = false;
   if (!s.failure.ok()) return s.failure;
   if (!s.done) return Status::Error("read before the TLS handshake completed");
-  constexpr size_t kChunk = 16 * 1024;
+  // Records decrypt into a per-thread scratch buffer and only their bytes are
+  // appended: growing `out` by a whole record each time would zero-fill and
+  // often reallocate 16 KiB per read.
+  static thread_local unsigned char scratch[16 * 1024];
   for (;;) {
-    size_t old = out->size();
-    out->resize(old + kChunk);
-    int ret = mbedtls_ssl_read(&s.ssl, reinterpret_cast<unsigned char*>(out->data() + old), kChunk);
-    out->resize(old + (ret > 0 ? static_cast<size_t>(ret) : 0));
-    if (ret > 0) continue;
+    int ret = mbedtls_ssl_read(&s.ssl, scratch, sizeof scratch);
+    if (ret > 0) {
+      out->append(reinterpret_cast<const char*>(scratch), static_cast<size_t>(ret));
+      continue;
+    }
     if (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE) return Status::Ok();
     if (ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || ret == 0) {
       *peer_closed = true;
@@ -930,6 +933,10 @@ bool SecretEquals(std::string_view a, std::string_view b) {
 
 std::string Sha256Hex(std::string_view data) {
   return Sha256HexBytes(reinterpret_cast<const unsigned char*>(data.data()), data.size());
+}
+
+std::string HexEncode(std::string_view bytes) {
+  return Hex(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
 }
 
 std::string RandomBytes(size_t n) {

@@ -116,5 +116,7 @@ bool SecretEquals(std::string_view a, std::string_view b);
 std::string Sha256Hex(std::string_view data);
 // n random bytes from the CSPRNG.
 std::string RandomBytes(size_t n);
+// Lower-case hex of bytes.
+std::string HexEncode(std::string_view bytes);
 
 }  // namespace tether

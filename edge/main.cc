@@ -71,7 +71,9 @@ int main(int argc, char** argv) {
         if (!fresh.ok()) LogError("edge", "reload rejected, keeping the running config: " + fresh.status().message());
         else LogInfo("edge", "reload: config is valid; listen address, hubs and TLS files take effect on restart");
       });
+  BatchLogLinesOnLoop(loop);
   uv_run(loop, UV_RUN_DEFAULT);
+  BatchLogLines(false);
   LogInfo("edge", "stopped");
   return 0;
 }

@@ -52,7 +52,7 @@ GatewayExchange::GatewayExchange(HubConnection* conn, const RequestHead& head)
   route_ = ParseRoute(head_.method, head_.target);
   client_format_ = route_.format;
   const std::string* rid = head_.headers.Get("X-Request-Id");
-  request_id_ = rid && conn->trusted_edge() ? *rid : "hub_" + Sha256Hex(RandomBytes(8)).substr(0, 16);
+  request_id_ = rid && conn->trusted_edge() ? *rid : "hub_" + HexEncode(RandomBytes(8));
   if (RequestLog* rl = services_->request_log()) response_log_.set_limit(rl->config().max_body_bytes);
 }
 
@@ -487,8 +487,10 @@ void GatewayExchange::OnUpstreamComplete() {
     for (const JsonPtr& c : chunks) NoteUsage(c.get());
   }
   if (!stream_ && passthrough_ && !usage_body_.empty()) {
-    if (auto parsed = ParseJson(usage_body_); parsed.ok())
-      if (auto chat = ToChatResponse(provider_format_, parsed->get()); chat.ok()) NoteUsage(chat->get());
+    // Only the usage member is read: the body itself went out untouched.
+    std::string_view usage = FindTopLevelMember(usage_body_, ResponseUsageMember(provider_format_));
+    if (!usage.empty())
+      if (auto parsed = ParseJson(usage); parsed.ok()) MergeChatUsage(UsageToChat(provider_format_, parsed->get()).get(), &tokens_);
     usage_body_.clear();
   }
   if (awaiting_first_event_) StartStreamResponse();

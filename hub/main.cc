@@ -272,7 +272,9 @@ int main(int argc, char** argv) {
         server.Reload(std::move(fresh.value()));
         LogInfo("hub", "reloaded: keys, providers and model maps apply to new requests; listeners and TLS files need a restart");
       });
+  BatchLogLinesOnLoop(loop);
   uv_run(loop, UV_RUN_DEFAULT);
+  BatchLogLines(false);
   // Every booked request reaches the disk before the process ends.
   if (Status st = server.services().ledger().Flush(); !st.ok()) LogError("hub", "usage ledger: " + st.message());
   LogInfo("hub", "stopped");

@@ -125,8 +125,17 @@ Status HubServices::RefreshKeys() {
 }
 
 std::shared_ptr<const KeyPolicy> HubServices::FindKey(std::string_view key) {
+  // Known keys keep their hash in memory (never on disk), so a request
+  // costs a map lookup instead of a SHA-256; the policy is still looked up
+  // by hash each time, so revocation and reloads apply at once.
+  if (auto hit = known_key_hashes_.find(std::string(key)); hit != known_key_hashes_.end())
+    if (auto p = keys_->FindByHash(hit->second)) return p;
   std::string hash = HashClientKey(key);
-  if (auto p = keys_->FindByHash(hash)) return p;
+  if (auto p = keys_->FindByHash(hash)) {
+    if (known_key_hashes_.size() >= kMaxKnownKeyHashes) known_key_hashes_.clear();
+    known_key_hashes_.emplace(key, std::move(hash));
+    return p;
+  }
   // Unknown: maybe created by the CLI since. Bounded, so a stream of bad
   // keys costs at most one small SQLite read per second.
   if (NowMs() - keys_read_ms_ < 1000) return nullptr;

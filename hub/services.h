@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -83,6 +84,9 @@ class HubServices {
   std::vector<KeyPolicy> static_keys_;
   std::unique_ptr<KeyStore> keys_;
   uint64_t keys_read_ms_ = 0;
+  // Presented key -> its SHA-256 hex, for keys that matched (see FindKey).
+  static constexpr size_t kMaxKnownKeyHashes = 4096;
+  std::unordered_map<std::string, std::string> known_key_hashes_;
   RateLimiter rates_;
   ConcurrencyLimiter concurrency_;
   BudgetTracker budget_;

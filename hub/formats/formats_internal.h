@@ -25,6 +25,9 @@ Result<JsonPtr> AnthropicRequestToChat(const cJSON* request);
 Result<JsonPtr> ChatRequestToAnthropic(const cJSON* chat);
 Result<JsonPtr> GeminiRequestToChat(const cJSON* request);
 Result<JsonPtr> ChatRequestToGemini(const cJSON* chat);
+// Gemini usageMetadata -> pivot usage (completion counts thoughts too).
+JsonPtr GeminiUsageToChat(const cJSON* usage_metadata);
+
 Result<JsonPtr> ResponsesRequestToChat(const cJSON* request);
 Result<JsonPtr> ChatRequestToResponses(const cJSON* chat);
 

@@ -259,6 +259,8 @@ void GenerationConfigToChat(const cJSON* gc, cJSON* out) {
 
 }  // namespace
 
+JsonPtr GeminiUsageToChat(const cJSON* usage_metadata) { return UsageFromGemini(usage_metadata); }
+
 Result<JsonPtr> GeminiRequestToChat(const cJSON* req) {
   if (!cJSON_IsObject(req)) return Status::Error("gemini request: expected a JSON object");
   JsonPtr out = JsonNewObj();

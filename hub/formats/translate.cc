@@ -5,7 +5,9 @@
 #include <chrono>
 #include <random>
 
+#include "hub/formats/anthropic_internal.h"
 #include "hub/formats/formats_internal.h"
+#include "hub/formats/responses_internal.h"
 
 namespace tether {
 
@@ -83,6 +85,20 @@ Result<JsonPtr> ToChatResponse(ApiFormat from, const cJSON* response) {
     case ApiFormat::kOpenAIResponses: return ResponsesResponseToChat(response);
   }
   return Status::Error("unknown API format");
+}
+
+const char* ResponseUsageMember(ApiFormat from) {
+  return from == ApiFormat::kGemini ? "usageMetadata" : "usage";
+}
+
+JsonPtr UsageToChat(ApiFormat from, const cJSON* usage) {
+  switch (from) {
+    case ApiFormat::kOpenAIChat: return JsonPtr(cJSON_Duplicate(usage, true));
+    case ApiFormat::kAnthropic: return AnthropicUsageToChat(usage);
+    case ApiFormat::kGemini: return GeminiUsageToChat(usage);
+    case ApiFormat::kOpenAIResponses: return ResponsesUsageToChat(usage);
+  }
+  return JsonNewObj();
 }
 
 Result<JsonPtr> FromChatResponse(ApiFormat to, const cJSON* chat, std::string_view model,

@@ -63,6 +63,12 @@ Result<JsonPtr> FromChatRequest(ApiFormat to, const cJSON* chat);
 
 // ---- Non-streaming responses ----------------------------------------------
 Result<JsonPtr> ToChatResponse(ApiFormat from, const cJSON* response);
+
+// The top-level member a provider's non-streamed response carries its usage
+// in ("usage"; Gemini "usageMetadata"), and that member in pivot form: what
+// ToChatResponse would put under "usage", without translating the rest.
+const char* ResponseUsageMember(ApiFormat from);
+JsonPtr UsageToChat(ApiFormat from, const cJSON* usage);
 // `model` is the name the client asked for, echoed back to it.
 // `client_request` is the client's request body (may be null): a Responses
 // client's namespaced and custom tools are restored from it, so their calls

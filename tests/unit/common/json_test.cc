@@ -229,5 +229,28 @@ TEST(JsonBuildersTest, AddCopyIsDeepAndIndependent) {
   EXPECT_EQ(PrintJson(arr.get()), R"([{"a":{"b":[1,2,3]}}])");
 }
 
+
+TEST(FindTopLevelMemberTest, FindsTheMemberAfterNestedValuesAndTrickyStrings) {
+  const std::string text =
+      R"( { "id" : "x\"usage\"}", "choices":[{"message":{"usage":{"nested":1}}}], "n": -1.5e3,)"
+      R"( "ok": true, "usage" : {"prompt_tokens": 7, "s": "}]"} , "after": null })";
+  EXPECT_EQ(FindTopLevelMember(text, "usage"), R"({"prompt_tokens": 7, "s": "}]"})");
+  EXPECT_EQ(FindTopLevelMember(text, "n"), "-1.5e3");
+  EXPECT_EQ(FindTopLevelMember(text, "ok"), "true");
+  EXPECT_EQ(FindTopLevelMember(text, "after"), "null");
+  EXPECT_EQ(FindTopLevelMember(text, "id"), R"("x\"usage\"}")");
+  EXPECT_EQ(FindTopLevelMember(text, "nested"), "");  // not at the top level
+  EXPECT_EQ(FindTopLevelMember(text, "missing"), "");
+}
+
+TEST(FindTopLevelMemberTest, NonObjectsAndCutTextFindNothing) {
+  EXPECT_EQ(FindTopLevelMember("", "a"), "");
+  EXPECT_EQ(FindTopLevelMember("[1,2]", "a"), "");
+  EXPECT_EQ(FindTopLevelMember(R"({"a": {"b": 1)", "a"), "");
+  EXPECT_EQ(FindTopLevelMember(R"({"x": "open, "a": 1})", "a"), "");  // a value that swallows the key
+  EXPECT_EQ(FindTopLevelMember(R"({"a":)", "a"), "");
+  EXPECT_EQ(FindTopLevelMember(R"({"a":1)", "a"), "1");  // the member itself is whole
+}
+
 }  // namespace
 }  // namespace tether
