@@ -247,5 +247,4 @@ void GatewayExchange::RecordRequestLog(RequestLog* log) {
   log->Record(std::move(e));
 }
 
-
 }  // namespace tether
