@@ -501,9 +501,10 @@ void ClientConnection::FinishExchange() {
 }
 
 void ClientConnection::OnStreamEof(Stream* s) {
-  // The client half-closed. An in-progress response may still be delivered
-  // (curl and SDKs do not half-close, but some tools do).
-  if (ex_ && !ex_->response_done && ex_->request_done) return;
+  // The client's FIN. HTTP clients close rather than half-close, and a
+  // client that gives up on a slow answer (an IDE's stop button) must not
+  // leave the provider generating, and billing, until it finishes: the
+  // request is cancelled, like an abort mid-stream.
   s->Close();
 }
 

@@ -166,18 +166,19 @@ test('max_concurrent: a stream the client abandons gives its slot back', async (
     (await call('openai', 'tk-lim-single')).status === 200, { timeoutMs: 5000 });
 });
 
-test('max_concurrent: a request abandoned before its first byte frees the slot (hub listener)', async () => {
-  // Straight to the hub: the edge reads a client's FIN before any response
-  // byte as a half-close and keeps the request open until the provider
-  // answers, so this case is only observable on the hub itself.
-  await stack.mock.clearRequests();
-  const req = await abandonable(stack.hub.plainUrl, { model: 'gpt-4o-mini@stall_ms=20000', messages: [{ role: 'user', content: 'x' }] },
-    'stall_ms=20000');
-  assertDenied('openai', await call('openai', 'tk-lim-single'), 429, /single.*in flight/);
-  req.destroy();
-  await h.waitFor('the slot to free after the client left', async () =>
-    (await call('openai', 'tk-lim-single')).status === 200, { timeoutMs: 5000 });
-});
+for (const [where, base] of [['hub listener', () => stack.hub.plainUrl], ['through the edge', () => stack.edge.url]]) {
+  test(`max_concurrent: a request abandoned before its first byte frees the slot (${where})`, async () => {
+    // The provider stalls for 20 s; the client leaves long before. Through
+    // the edge, the client's FIN must cancel the hub request too.
+    await stack.mock.clearRequests();
+    const marker = `stall_ms=2000${where.length}`;
+    const req = await abandonable(base(), { model: `gpt-4o-mini@${marker}`, messages: [{ role: 'user', content: 'x' }] }, marker);
+    assertDenied('openai', await call('openai', 'tk-lim-single'), 429, /single.*in flight/);
+    req.destroy();
+    await h.waitFor('the slot to free after the client left', async () =>
+      (await call('openai', 'tk-lim-single')).status === 200, { timeoutMs: 5000 });
+  });
+}
 
 test('allowed clients by family: the named CLI passes, any other client is 403 in each format', async () => {
   const cases = [
