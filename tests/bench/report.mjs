@@ -3,13 +3,31 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-const [dir, hold, n, secs] = process.argv.slice(2);
+const [dir, hold, n, secs, rounds = '1'] = process.argv.slice(2);
 const read = (f) => {
   try { return JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')); } catch { return null; }
 };
+const median = (xs) => {
+  const v = xs.filter((x) => typeof x === 'number').sort((a, b) => a - b);
+  if (!v.length) return undefined;
+  return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+};
+// Round files NAME.1.json, NAME.2.json, …: each numeric field's median over
+// the rounds (errors: the sum), so one noisy round does not decide a ratio.
+const readRounds = (name) => {
+  const runs = [];
+  for (let i = 1; i <= Number(rounds); i++) {
+    const x = read(`${name}.${i}.json`);
+    if (x) runs.push(x);
+  }
+  if (!runs.length) return read(`${name}.json`);
+  const out = { rounds: runs.length };
+  for (const k of Object.keys(runs[0])) out[k] = k === 'errors' ? runs.reduce((a, x) => a + (x[k] || 0), 0) : median(runs.map((x) => x[k]));
+  return out;
+};
 const paths = ['direct', 'nginx', 'tether'];
 const r = {};
-for (const p of paths) r[p] = { lat: read(`${p}.latency.json`), rps: read(`${p}.rps.json`), sse: read(`${p}.sse.json`), hold: read(`${p}.hold.json`) };
+for (const p of paths) r[p] = { lat: readRounds(`${p}.latency`), rps: readRounds(`${p}.rps`), sse: read(`${p}.sse.json`), hold: read(`${p}.hold.json`) };
 const idle = read('rss_idle.json') || {};
 const load = read('rss_load.json') || {};
 
@@ -19,16 +37,22 @@ const rows = [];
 const row = (name, d, g, t, note = '') => rows.push(`| ${name} | ${fmt(d)} | ${fmt(g)} | ${fmt(t)} | ${ratio(t, g)} |${note ? ` ${note}` : ''}`);
 
 const us = (p, k) => r[p].lat?.[k];
-row(`latency p50, c=1, n=${n} (µs)`, us('direct', 'p50_us'), us('nginx', 'p50_us'), us('tether', 'p50_us'));
-row(`latency p99, c=1, n=${n} (µs)`, us('direct', 'p99_us'), us('nginx', 'p99_us'), us('tether', 'p99_us'));
+const roundNote = Number(rounds) > 1 ? `, median of ${rounds} rounds` : '';
+row(`latency p50, c=1, n=${n}${roundNote} (µs)`, us('direct', 'p50_us'), us('nginx', 'p50_us'), us('tether', 'p50_us'));
+row(`latency p99, c=1, n=${n}${roundNote} (µs)`, us('direct', 'p99_us'), us('nginx', 'p99_us'), us('tether', 'p99_us'));
 const added = (p, k) => (us(p, k) !== undefined && us('direct', k) !== undefined ? us(p, k) - us('direct', k) : undefined);
 row('added p50 over direct (µs)', 0, added('nginx', 'p50_us'), added('tether', 'p50_us'));
 row('added p99 over direct (µs)', 0, added('nginx', 'p99_us'), added('tether', 'p99_us'));
-row(`requests/s, c=64, ${secs} s`, r.direct.rps?.rps, r.nginx.rps?.rps, r.tether.rps?.rps);
+row(`requests/s, c=64, ${secs} s${roundNote}`, r.direct.rps?.rps, r.nginx.rps?.rps, r.tether.rps?.rps);
 row('p99 at c=64 (µs)', r.direct.rps?.p99_us, r.nginx.rps?.p99_us, r.tether.rps?.p99_us);
-row('SSE time to first byte (µs)', r.direct.sse?.ttfb_us, r.nginx.sse?.ttfb_us, r.tether.sse?.ttfb_us);
-const sseAdded = (p) => (r[p].sse && r.direct.sse ? r[p].sse.mean_event_us - r.direct.sse.mean_event_us : undefined);
-row('SSE mean added delay per chunk vs direct (µs)', 0, sseAdded('nginx'), sseAdded('tether'));
+const sse = (p, k) => r[p].sse?.[k];
+row('SSE time to first byte, median (µs)', sse('direct', 'ttfb_p50_us'), sse('nginx', 'ttfb_p50_us'), sse('tether', 'ttfb_p50_us'));
+row('SSE time to first byte, mean (µs)', sse('direct', 'ttfb_us'), sse('nginx', 'ttfb_us'), sse('tether', 'ttfb_us'));
+// Each event carries the mock's send time: delay = arrival − send, per event.
+row('SSE per-chunk delay mock → client, p50 (µs)', sse('direct', 'chunk_delay_p50_us'), sse('nginx', 'chunk_delay_p50_us'), sse('tether', 'chunk_delay_p50_us'));
+row('SSE per-chunk delay mock → client, p99 (µs)', sse('direct', 'chunk_delay_p99_us'), sse('nginx', 'chunk_delay_p99_us'), sse('tether', 'chunk_delay_p99_us'));
+const sseAdded = (p, k) => (sse(p, k) !== undefined && sse('direct', k) !== undefined ? sse(p, k) - sse('direct', k) : undefined);
+row('SSE added per-chunk delay over direct, p50 (µs)', 0, sseAdded('nginx', 'chunk_delay_p50_us'), sseAdded('tether', 'chunk_delay_p50_us'));
 row('RSS idle, edge (KiB)', undefined, idle.nginx_edge, idle.tether_edge);
 row('RSS idle, hub (KiB)', undefined, idle.nginx_hub, idle.tether_hub);
 row('RSS after load, edge (KiB)', undefined, load.nginx_edge, load.tether_edge);

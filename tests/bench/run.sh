@@ -7,8 +7,9 @@
 # first byte and per-chunk delay, and resident memory (idle, after load, per
 # held stream), then prints a Markdown table with ratios against nginx.
 #   tests/bench/run.sh BUILD_DIR
-# Knobs (env): BENCH_N (2000 requests at c1), BENCH_SECONDS (10 s at c64),
-# BENCH_SSE_STREAMS (5), BENCH_HOLD (200 concurrent streams).
+# Knobs (env): BENCH_N (2000 requests at c1), BENCH_SECONDS (5 s at c64),
+# BENCH_ROUNDS (3 interleaved rounds of both), BENCH_SSE_STREAMS (10),
+# BENCH_HOLD (200 concurrent streams).
 # At the end it runs tests/bench/portkey.sh (Tether vs Portkey's gateway).
 # Starts every process itself and stops only those, by PID.
 set -u
@@ -18,8 +19,9 @@ cd "$ROOT" || exit 2
 case "$BUILD" in /*) ;; *) BUILD="$ROOT/$BUILD" ;; esac
 
 N=${BENCH_N:-2000}
-SECONDS_C64=${BENCH_SECONDS:-10}
-SSE_STREAMS=${BENCH_SSE_STREAMS:-5}
+SECONDS_C64=${BENCH_SECONDS:-5}
+ROUNDS=${BENCH_ROUNDS:-3}
+SSE_STREAMS=${BENCH_SSE_STREAMS:-10}
 HOLD=${BENCH_HOLD:-200}
 PROVIDER_KEY=bench-provider-key
 CLIENT_KEY=sk-bench-client
@@ -161,17 +163,27 @@ hold tether "$edge_PID" "$hub_PID"
 
 
 # ---- measure ----
+# Rounds interleave the paths (direct, nginx, tether, direct, …) so a burst
+# of load from elsewhere on the machine lands on all of them alike; the
+# report takes each metric's median over the rounds.
+for r in $(seq 1 "$ROUNDS"); do
+  for p in direct nginx tether; do
+    echo "bench: round $r/$ROUNDS: $p: latency (n=$N, c=1)" >&2
+    "$LG" latency --url "${URL[$p]}" -H "${AUTH[$p]}" -H 'x-mock-chunks: 1' --body "$BODY" -n "$N" -c 1 >"$RES/$p.latency.$r.json"
+    echo "bench: round $r/$ROUNDS: $p: throughput (c=64, ${SECONDS_C64}s)" >&2
+    "$LG" rps --url "${URL[$p]}" -H "${AUTH[$p]}" -H 'x-mock-chunks: 1' --body "$BODY" -c 64 --seconds "$SECONDS_C64" >"$RES/$p.rps.$r.json"
+  done
+done
+# SSE: the mock stamps each delta with its send time, so the per-chunk delay
+# is measured per event (mock → client), not inferred from arrival times.
 for p in direct nginx tether; do
-  echo "bench: $p: latency (n=$N, c=1)" >&2
-  "$LG" latency --url "${URL[$p]}" -H "${AUTH[$p]}" -H 'x-mock-chunks: 1' --body "$BODY" -n "$N" -c 1 >"$RES/$p.latency.json"
-  echo "bench: $p: throughput (c=64, ${SECONDS_C64}s)" >&2
-  "$LG" rps --url "${URL[$p]}" -H "${AUTH[$p]}" -H 'x-mock-chunks: 1' --body "$BODY" -c 64 --seconds "$SECONDS_C64" >"$RES/$p.rps.json"
   echo "bench: $p: SSE (chunks=50, interval=20 ms, $SSE_STREAMS streams)" >&2
-  "$LG" sse --url "${URL[$p]}" -H "${AUTH[$p]}" -H 'x-mock-chunks: 50' -H 'x-mock-interval: 20' --body "$SSE_BODY" -n "$SSE_STREAMS" >"$RES/$p.sse.json"
+  "$LG" sse --url "${URL[$p]}" -H "${AUTH[$p]}" -H 'x-mock-chunks: 50' -H 'x-mock-interval: 20' -H 'x-mock-stamp: 1' \
+    --body "$SSE_BODY" -n "$SSE_STREAMS" >"$RES/$p.sse.json"
 done
 echo "{\"nginx_edge\":$(rss_kb "$ngxedge_PID"),\"nginx_hub\":$(rss_kb "$ngxhub_PID"),\"tether_edge\":$(rss_kb "$edge_PID"),\"tether_hub\":$(rss_kb "$hub_PID")}" >"$RES/rss_load.json"
 
-node tests/bench/report.mjs "$RES" "$HOLD" "$N" "$SECONDS_C64"
+node tests/bench/report.mjs "$RES" "$HOLD" "$N" "$SECONDS_C64" "$ROUNDS"
 [ "${BENCH_KEYS:-1}" != 0 ] && "$ROOT/tests/bench/keys.sh" "$BUILD"  # cost of keys, limits and usage booking; BENCH_KEYS=0 skips
 
 # Then Tether against Portkey's gateway (tests/bench/portkey.sh, its own mock,

@@ -9,9 +9,13 @@
 //   latency  N requests over C keep-alive connections (after N/20 warm-up):
 //            {"requests","errors","p50_us","p99_us","mean_us","rps"}
 //   rps      C connections for S seconds: same fields
-//   sse      N streams one after another: time to the response head and the
-//            mean arrival time of each "data:" event since the request:
-//            {"streams","errors","ttfb_us","mean_event_us","events"}
+//   sse      N streams one after another: time to the response head (mean
+//            and median), the mean arrival time of each "data:" event since
+//            the request, and, for events the mock stamped (x-mock-stamp: 1,
+//            ": sent_us=T" comments), how long each took from the mock to
+//            here — the relay's per-chunk delay:
+//            {"streams","errors","ttfb_us","ttfb_p50_us","mean_event_us","events",
+//             "chunk_delay_p50_us","chunk_delay_p99_us","chunk_delay_mean_us","stamped"}
 //   hold     C concurrent streams; once every one has its first event, samples
 //            VmRSS of --pids, waits hold-ms, samples again:
 //            {"streams","rss_kb":[[pid,kb],...],"rss_kb_end":[...]}
@@ -119,6 +123,7 @@ class Load {
   std::vector<uint64_t> lat;        // request latencies (latency, rps)
   std::vector<uint64_t> ttfb;       // sse: head arrival
   std::vector<std::vector<uint64_t>> stream_events;  // sse: event arrival times per stream
+  std::vector<uint64_t> chunk_delays;  // sse: arrival minus the mock's stamp, after the warm-up stream
   int streams_with_event = 0;
 };
 
@@ -134,7 +139,14 @@ HttpParser::Callbacks Conn::Callbacks() {
   cb.on_body = [this](std::string_view part) {
     if (load_->opt.mode != "sse" && load_->opt.mode != "hold") return true;
     size_t pos = 0;
-    uint64_t now = NowUs() - sent_us_;
+    uint64_t arrived = NowUs();
+    uint64_t now = arrived - sent_us_;
+    if (load_->opt.mode == "sse" && load_->stream_events.size() > 1) {
+      for (size_t at = part.find(": sent_us="); at != std::string_view::npos; at = part.find(": sent_us=", at + 1)) {
+        uint64_t sent = std::strtoull(std::string(part.substr(at + 10, 20)).c_str(), nullptr, 10);
+        if (sent && sent <= arrived) load_->chunk_delays.push_back(arrived - sent);
+      }
+    }
     while ((pos = part.find("data:", pos)) != std::string_view::npos) {
       pos += 5;
       if (load_->opt.mode == "sse") {
@@ -322,8 +334,12 @@ int main(int argc, char** argv) {
       ev.insert(ev.end(), load.stream_events[i].begin(), load.stream_events[i].end());
       tt.push_back(load.ttfb[i]);
     }
-    std::printf("{\"streams\":%zu,\"errors\":%d,\"ttfb_us\":%.0f,\"mean_event_us\":%.0f,\"events\":%zu}\n",
-                tt.size(), load.errors, Mean(tt), Mean(ev), ev.size());
+    const std::vector<uint64_t>& cd = load.chunk_delays;
+    std::printf("{\"streams\":%zu,\"errors\":%d,\"ttfb_us\":%.0f,\"ttfb_p50_us\":%llu,\"mean_event_us\":%.0f,\"events\":%zu,"
+                "\"chunk_delay_p50_us\":%llu,\"chunk_delay_p99_us\":%llu,\"chunk_delay_mean_us\":%.0f,\"stamped\":%zu}\n",
+                tt.size(), load.errors, Mean(tt), static_cast<unsigned long long>(Percentile(tt, 0.50)), Mean(ev), ev.size(),
+                static_cast<unsigned long long>(Percentile(cd, 0.50)), static_cast<unsigned long long>(Percentile(cd, 0.99)),
+                Mean(cd), cd.size());
     return load.errors ? 1 : 0;
   }
   std::printf("{\"requests\":%zu,\"errors\":%d,\"p50_us\":%llu,\"p99_us\":%llu,\"mean_us\":%.0f,\"rps\":%.0f}\n",

@@ -25,6 +25,8 @@
 //   garbage=1      200 application/json with a body that is not JSON
 //   truncate=1     chunked body without its last chunk, then close
 //   bytes=N        pad every delta to about N bytes
+//   stamp=1        streamed steps sent by timer start with an SSE comment
+//                  ": sent_us=T" (uv_hrtime in µs, the clock loadgen reads)
 //   retry_after=S  Bedrock: error statuses carry Retry-After: S (Bedrock
 //                  itself usually sends none, so by default there is none)
 //   exception=TYPE Bedrock stream: after `exception_after` steps (default 0)
@@ -83,6 +85,7 @@ struct Controls {
   std::string exception;  // Bedrock stream exception type
   int exception_after = 0;
   int retry_after = 0;  // Bedrock error statuses: Retry-After seconds, 0 = none
+  bool stamp = false;   // each streamed step starts with ": sent_us=T" (uv_hrtime µs)
 
   void Set(std::string key, const std::string& value) {
     for (char& ch : key) {
@@ -102,6 +105,7 @@ struct Controls {
     else if (key == "exception") exception = value;
     else if (key == "exception_after") exception_after = v;
     else if (key == "retry_after") retry_after = v;
+    else if (key == "stamp") stamp = v != 0;
   }
 
   // "chunks=20,interval=50" (after the '@' of a model name).
@@ -759,7 +763,14 @@ void MockConnection::SendNextStep() {
       return;
     }
     std::string chunk;
-    AppendChunk(&chunk, reply_.steps[next_step_++]);
+    if (ctl_.stamp) {
+      // An SSE comment line: relays pass it on, clients ignore it, and the
+      // benchmark reads the relay delay of each event from it.
+      std::string step = ": sent_us=" + std::to_string(uv_hrtime() / 1000) + "\n" + reply_.steps[next_step_++];
+      AppendChunk(&chunk, step);
+    } else {
+      AppendChunk(&chunk, reply_.steps[next_step_++]);
+    }
     stream_->Write(std::move(chunk));
   } while (ctl_.interval_ms <= 0);
   ArmTimer(ctl_.interval_ms, Next::kSendNextStep);
