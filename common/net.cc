@@ -29,6 +29,9 @@ struct WriteCoalescer {
   uv_check_t check;
   std::vector<Stream*> dirty;
   std::vector<Stream*> flushing;
+  // DeleteAfterCallbacks: run once the callback that queued them returned.
+  std::vector<std::pair<void*, void (*)(void*)>> doomed, dooming;
+  int handles_closed = 0;
 
   explicit WriteCoalescer(uv_loop_t* loop) {
     uv_prepare_init(loop, &prepare);
@@ -49,6 +52,10 @@ struct WriteCoalescer {
       s->Flush();
     }
     flushing.clear();
+    // Objects queued while these run wait for the next phase.
+    dooming.swap(doomed);
+    for (auto [object, deleter] : dooming) deleter(object);
+    dooming.clear();
   }
   void Forget(Stream* s) {
     for (Stream*& d : dirty)
@@ -67,13 +74,20 @@ thread_local uv_loop_t* g_coalescer_loop = nullptr;
 void CloseWriteCoalescer(uv_loop_t* loop) {
   if (g_coalescer_loop != loop || !g_coalescer) return;
   WriteCoalescer* c = g_coalescer;
-  c->FlushAll();
+  for (int i = 0; i < 8; ++i) {  // deletions may queue more
+    c->FlushAll();
+    if (c->doomed.empty()) break;
+  }
   g_coalescer = nullptr;
   g_coalescer_loop = nullptr;
-  uv_close(reinterpret_cast<uv_handle_t*>(&c->prepare), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&c->check), [](uv_handle_t* h) noexcept {
-    delete static_cast<WriteCoalescer*>(h->data);
-  });
+  // Freed after both handles are closed, in whichever order libuv runs the
+  // close callbacks (it keeps closing handles on a stack).
+  auto closed = [](uv_handle_t* h) noexcept {
+    auto* coalescer = static_cast<WriteCoalescer*>(h->data);
+    if (++coalescer->handles_closed == 2) delete coalescer;
+  };
+  uv_close(reinterpret_cast<uv_handle_t*>(&c->prepare), closed);
+  uv_close(reinterpret_cast<uv_handle_t*>(&c->check), closed);
 }
 
 namespace {
@@ -87,6 +101,10 @@ WriteCoalescer* CoalescerFor(uv_loop_t* loop) {
   return g_coalescer;
 }
 }  // namespace
+
+void DeleteAfterCallbacks(uv_loop_t* loop, void* object, void (*deleter)(void*)) {
+  CoalescerFor(loop)->doomed.emplace_back(object, deleter);
+}
 
 void BatchLogLinesOnLoop(uv_loop_t* loop) {
   CoalescerFor(loop);  // its prepare and check handles flush the lines

@@ -168,6 +168,16 @@ uint64_t TotalQueuedBytes();
 // on a loop that had streams (tests). Idempotent.
 void CloseWriteCoalescer(uv_loop_t* loop);
 
+// Deletes `object` with `deleter` once the callback running now has
+// returned: at the end of this loop phase (the check after poll, or the
+// prepare before it), with no handle of its own and no extra loop turn. For
+// objects that finish inside their own callbacks.
+void DeleteAfterCallbacks(uv_loop_t* loop, void* object, void (*deleter)(void*));
+template <typename T>
+void DeleteSoon(uv_loop_t* loop, T* object) {
+  DeleteAfterCallbacks(loop, object, [](void* p) { delete static_cast<T*>(p); });
+}
+
 // Turns on log-line batching (common/log.h) for this thread, flushed by the
 // loop's write coalescer at the end of every iteration.
 void BatchLogLinesOnLoop(uv_loop_t* loop);

@@ -220,15 +220,7 @@ void HubConnection::OnComplete() {}  // Feed() runs the exchange once the parser
 void HubConnection::ExchangeDone(bool close_connection) {
   --server_->stats().requests_in_flight;
   // The exchange may be inside its own callback; free it on the next turn.
-  GatewayExchange* done = ex_.release();
-  auto* idle = new uv_idle_t;
-  idle->data = done;
-  uv_idle_init(server_->loop(), idle);
-  uv_idle_start(idle, [](uv_idle_t* h) noexcept {
-    delete static_cast<GatewayExchange*>(h->data);
-    uv_idle_stop(h);
-    uv_close(reinterpret_cast<uv_handle_t*>(h), [](uv_handle_t* x) noexcept { delete reinterpret_cast<uv_idle_t*>(x); });
-  });
+  DeleteSoon(server_->loop(), ex_.release());
   if (close_connection || !parser_.keep_alive() || parser_.in_message()) {
     stream_->Shutdown();
     closed_ = true;

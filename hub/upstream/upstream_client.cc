@@ -289,15 +289,8 @@ void UpstreamClient::Connect(UpstreamCall* call) {
 
 void UpstreamClient::Finished(UpstreamCall* call) {
   --active_;
-  // Deleted on the next loop turn: we may be inside one of its callbacks.
-  auto* idle = new uv_idle_t;
-  idle->data = call;
-  uv_idle_init(loop_, idle);
-  uv_idle_start(idle, [](uv_idle_t* h) noexcept {
-    delete static_cast<UpstreamCall*>(h->data);
-    uv_idle_stop(h);
-    uv_close(reinterpret_cast<uv_handle_t*>(h), [](uv_handle_t* x) noexcept { delete reinterpret_cast<uv_idle_t*>(x); });
-  });
+  // Deleted once the current callbacks return: we may be inside one of its own.
+  DeleteSoon(loop_, call);
 }
 
 }  // namespace tether
