@@ -105,6 +105,15 @@ class HttpParser {
 
   const RequestHead& request() const { return request_; }
   const ResponseHead& response() const { return response_; }
+  // Hands the parsed request head to its consumer without copying; the
+  // parser keeps only the method and target (for error replies).
+  RequestHead TakeRequest() {
+    RequestHead head = std::move(request_);
+    request_.method = head.method;
+    request_.target = head.target;
+    request_.version_minor = head.version_minor;
+    return head;
+  }
 
  private:
   friend struct HttpParserTrampolines;

@@ -153,11 +153,13 @@ bool ClientConnection::OnRequestHead() {
                          std::to_string(c.max_body_bytes) + " bytes", true);
     return false;
   }
-  // The hub-bound head: the client's headers unchanged but for hop-by-hop
-  // ones, plus forwarding headers per the design.
-  RequestHead out;
-  out.method = req.method;
-  out.target = req.target;
+  // The hub-bound head, written straight into its bytes: the client's
+  // headers unchanged but for hop-by-hop ones, plus forwarding headers per
+  // the design, the edge token last.
+  std::string& head = x.head_bytes;
+  head.reserve(256 + req.target.size() + req.headers.size() * 64);
+  head.append(req.method).append(" ").append(req.target).append(" HTTP/1.1\r\n");
+  auto add = [&head](std::string_view k, std::string_view v) { head.append(k).append(": ").append(v).append("\r\n"); };
   std::string forwarded_for;
   bool expect_continue = false;
   for (const auto& [k, v] : req.headers.list()) {
@@ -173,23 +175,21 @@ bool ClientConnection::OnRequestHead() {
       forwarded_for = forwarded_for.empty() ? v : forwarded_for + ", " + v;
       continue;
     }
-    out.headers.Add(k, v);
+    add(k, v);
   }
   const std::string& ip = client_->peer_address();
-  out.headers.Add("X-Forwarded-For", forwarded_for.empty() ? ip : forwarded_for + ", " + ip);
-  out.headers.Add("X-Real-IP", ip);
-  out.headers.Add("X-Forwarded-Proto", c.tls_cert.empty() ? "http" : "https");
-  out.headers.Add("X-Request-Id", x.request_id);
+  add("X-Forwarded-For", forwarded_for.empty() ? ip : forwarded_for + ", " + ip);
+  add("X-Real-IP", ip);
+  add("X-Forwarded-Proto", c.tls_cert.empty() ? "http" : "https");
+  add("X-Request-Id", x.request_id);
   if (parser_.framing() == BodyFraming::kChunked) {
-    out.headers.Add("Transfer-Encoding", "chunked");
+    add("Transfer-Encoding", "chunked");
     x.request_chunked = true;
   } else if (parser_.framing() == BodyFraming::kLength) {
-    out.headers.Add("Content-Length", std::to_string(parser_.content_length()));
+    add("Content-Length", std::to_string(parser_.content_length()));
   }
-  x.head_bytes = SerializeRequestHead(out);
-  // The edge token sits just before the blank line.
-  std::string token = server_->pool().edge_token_header();
-  if (!token.empty()) x.head_bytes.insert(x.head_bytes.size() - 2, token);
+  head.append(server_->pool().edge_token_header());  // "X-Tether-Edge-Token: …\r\n" or empty
+  head.append("\r\n");
   x.retained = x.head_bytes;
   if (expect_continue) client_->Write("HTTP/1.1 100 Continue\r\n\r\n");
 

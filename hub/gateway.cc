@@ -45,8 +45,8 @@ bool IsJsonEndpoint(Endpoint e) {
 
 }  // namespace
 
-GatewayExchange::GatewayExchange(HubConnection* conn, const RequestHead& head)
-    : conn_(conn), config_(conn->server()->config_ref()), services_(&conn->server()->services()), head_(head) {
+GatewayExchange::GatewayExchange(HubConnection* conn, RequestHead head)
+    : conn_(conn), config_(conn->server()->config_ref()), services_(&conn->server()->services()), head_(std::move(head)) {
   started_ms_ = attempt_started_ms_ = NowMs();
   started_unix_ms_ = UnixMs();
   route_ = ParseRoute(head_.method, head_.target);

@@ -31,7 +31,7 @@ class AccountPool;
 class GatewayExchange : public UpstreamHandler {
  public:
   // REQUIRES: conn outlives the exchange (the connection owns it).
-  GatewayExchange(HubConnection* conn, const RequestHead& head);
+  GatewayExchange(HubConnection* conn, RequestHead head);
   ~GatewayExchange() override;
 
   // Body bytes as they arrive; false when over the size limit (answered).

@@ -209,7 +209,7 @@ bool HubConnection::OnHead() {
   }
   ++server_->stats().requests_total;
   ++server_->stats().requests_in_flight;
-  ex_ = std::make_unique<GatewayExchange>(this, req);
+  ex_ = std::make_unique<GatewayExchange>(this, parser_.TakeRequest());
   return true;
 }
 
