@@ -127,22 +127,16 @@ void GatewayExchange::Run() {
     RunAdmin();
     return;
   }
-  switch (route_.endpoint) {
-    case Endpoint::kRoot:
-    case Endpoint::kHealthz:
-    case Endpoint::kDebugInfo:
-    case Endpoint::kMetrics:
-    case Endpoint::kPing:
-      RunLocal();
-      return;
-    case Endpoint::kUnknown:
-      if (route_.bad_uid) SendError(404, "unknown path " + route_.path + ": the first segment is neither an API root nor a valid tenant id");
-      else if (head_.method == "GET" && route_.path == "/v1/responses")
-        SendError(426, "WebSocket transport is not supported here; use HTTP POST /v1/responses");
-      else SendError(404, "no such endpoint: " + head_.method + " " + route_.path);
-      return;
-    default:
-      break;
+  if (IsLocalEndpoint(route_.endpoint)) {
+    RunLocal();
+    return;
+  }
+  if (route_.endpoint == Endpoint::kUnknown) {
+    if (route_.bad_uid) SendError(404, "unknown path " + route_.path + ": the first segment is neither an API root nor a valid tenant id");
+    else if (head_.method == "GET" && route_.path == "/v1/responses")
+      SendError(426, "WebSocket transport is not supported here; use HTTP POST /v1/responses");
+    else SendError(404, "no such endpoint: " + head_.method + " " + route_.path);
+    return;
   }
   if (!route_.uid.empty() && !config_->tenants.empty()) {
     if (!FindTenant(*config_, route_.uid)) {

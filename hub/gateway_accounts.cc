@@ -213,16 +213,7 @@ void GatewayExchange::BookUsage() {
 void GatewayExchange::RecordRequestLog(RequestLog* log) {
   // The hub's own endpoints and the admin API (whose bodies carry new keys)
   // are not client traffic.
-  switch (route_.endpoint) {
-    case Endpoint::kRoot:
-    case Endpoint::kHealthz:
-    case Endpoint::kDebugInfo:
-    case Endpoint::kMetrics:
-    case Endpoint::kPing:
-      return;
-    default:
-      break;
-  }
+  if (IsLocalEndpoint(route_.endpoint)) return;
   if (IsAdminPath(head_.target)) return;
   const size_t max = log->config().max_body_bytes;
   RequestLogEntry e;

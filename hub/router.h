@@ -16,6 +16,13 @@ enum class Endpoint {
   kGeminiGenerate, kGeminiStream, kGeminiCountTokens, kGeminiEmbed, kGeminiModels,
 };
 
+// The hub's own endpoints (/, /healthz, /debug/info, /metrics, ping),
+// answered locally rather than sent to a provider.
+inline bool IsLocalEndpoint(Endpoint e) {
+  return e == Endpoint::kRoot || e == Endpoint::kHealthz || e == Endpoint::kDebugInfo || e == Endpoint::kMetrics ||
+         e == Endpoint::kPing;
+}
+
 struct Route {
   std::string uid;           // tenant from the first path segment, or empty
   std::string path;          // API path after the UID and alias prefix, without query
