@@ -1,5 +1,8 @@
 #include "common/json.h"
 
+#include <charconv>
+#include <cmath>
+#include <cstdint>
 #include <cstdio>
 
 namespace tether {
@@ -113,12 +116,92 @@ Result<JsonPtr> ParseJson(std::string_view text) {
   return JsonPtr(j);
 }
 
+namespace {
+
+// Compact JSON text of a cJSON tree, byte for byte what
+// cJSON_PrintUnformatted writes but for non-integral numbers, which get the
+// shortest text that reads back to the same double (cJSON tries "%1.15g",
+// then "%1.17g", through sprintf and a strtod check; this is the hub's
+// hottest serialisation, so it avoids both).
+void AppendJsonString(std::string* out, const char* s) {
+  static const char kHex[] = "0123456789abcdef";
+  out->push_back('"');
+  if (s) {
+    for (const unsigned char* p = reinterpret_cast<const unsigned char*>(s); *p; ++p) {
+      unsigned char c = *p;
+      switch (c) {
+        case '"': out->append("\\\""); break;
+        case '\\': out->append("\\\\"); break;
+        case '\b': out->append("\\b"); break;
+        case '\f': out->append("\\f"); break;
+        case '\n': out->append("\\n"); break;
+        case '\r': out->append("\\r"); break;
+        case '\t': out->append("\\t"); break;
+        default:
+          if (c < 32) {
+            const char esc[] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+            out->append(esc, sizeof esc);
+          } else {
+            out->push_back(static_cast<char>(c));
+          }
+      }
+    }
+  }
+  out->push_back('"');
+}
+
+void AppendJsonNumber(std::string* out, const cJSON* j) {
+  double d = j->valuedouble;
+  char buf[64];
+  std::to_chars_result r;
+  if (std::isnan(d) || std::isinf(d)) {
+    out->append("null");
+    return;
+  }
+  if (d == 0 && std::signbit(d)) {
+    out->append("-0");
+    return;
+  }
+  // Whole numbers below 1e15 print as integers, as cJSON's "%1.15g" does.
+  if (std::fabs(d) < 1e15 && d == std::trunc(d)) r = std::to_chars(buf, buf + sizeof buf, static_cast<int64_t>(d));
+  else r = std::to_chars(buf, buf + sizeof buf, d);
+  out->append(buf, static_cast<size_t>(r.ptr - buf));
+}
+
+void AppendJson(std::string* out, const cJSON* j) {
+  switch (j->type & 0xFF) {
+    case cJSON_False: out->append("false"); return;
+    case cJSON_True: out->append("true"); return;
+    case cJSON_NULL: out->append("null"); return;
+    case cJSON_Number: AppendJsonNumber(out, j); return;
+    case cJSON_String: AppendJsonString(out, j->valuestring); return;
+    case cJSON_Raw: out->append(j->valuestring ? j->valuestring : ""); return;
+    case cJSON_Array:
+    case cJSON_Object: {
+      bool object = (j->type & 0xFF) == cJSON_Object;
+      out->push_back(object ? '{' : '[');
+      for (const cJSON* c = j->child; c; c = c->next) {
+        if (c != j->child) out->push_back(',');
+        if (object) {
+          AppendJsonString(out, c->string);
+          out->push_back(':');
+        }
+        AppendJson(out, c);
+      }
+      out->push_back(object ? '}' : ']');
+      return;
+    }
+    default: out->append("null"); return;  // cJSON_Invalid
+  }
+}
+
+}  // namespace
+
 std::string PrintJson(const cJSON* j) {
   if (!j) return "null";
-  char* s = cJSON_PrintUnformatted(j);
-  if (!s) return "null";
-  std::string out(s);
-  cJSON_free(s);
+  std::string out;
+  out.reserve(256);
+  AppendJson(&out, j);
   return out;
 }
 

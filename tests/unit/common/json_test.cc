@@ -1,6 +1,8 @@
 // ParseJson limits and errors, JsonQuote, accessors and builders.
 #include "common/json.h"
 
+#include <cmath>
+
 #include <gtest/gtest.h>
 
 #include <string>
@@ -250,6 +252,47 @@ TEST(FindTopLevelMemberTest, NonObjectsAndCutTextFindNothing) {
   EXPECT_EQ(FindTopLevelMember(R"({"x": "open, "a": 1})", "a"), "");  // a value that swallows the key
   EXPECT_EQ(FindTopLevelMember(R"({"a":)", "a"), "");
   EXPECT_EQ(FindTopLevelMember(R"({"a":1)", "a"), "1");  // the member itself is whole
+}
+
+
+TEST(PrintJsonTest, MatchesCJsonTextExceptForShorterRoundTrippingNumbers) {
+  const char* docs[] = {
+      R"({"a":1,"b":[true,false,null],"c":{"d":"e"},"empty":{},"list":[]})",
+      R"({"s":"quote \" backslash \\ slash / tab \t nl \n cr \r bs \b ff \f ctl \u0001 \u001f del \u007f"})",
+      R"({"utf8":"h\u00e9llo \u4e16\u754c \ud83d\ude00","":"empty key","k\"q":1})",
+      R"([0,-1,2147483647,-2147483648,1735689600,3000000000,999999999999999,1e15,1e21,-0.0])",
+      R"([[[[[]]]],{"x":{"y":{"z":[1,{"w":null}]}}}])",
+  };
+  for (const char* text : docs) {
+    auto doc = ParseJson(text);
+    ASSERT_TRUE(doc.ok()) << text;
+    char* reference = cJSON_PrintUnformatted(doc->get());
+    EXPECT_EQ(PrintJson(doc->get()), reference) << text;
+    cJSON_free(reference);
+  }
+}
+
+TEST(PrintJsonTest, FractionsAreShortestAndReadBackExactly) {
+  auto doc = ParseJson(R"([0.1,0.5,1.5e-7,100000000000.5,0.30000000000000004,3.141592653589793,-2.5e300])");
+  ASSERT_TRUE(doc.ok());
+  std::string text = PrintJson(doc->get());
+  EXPECT_EQ(text, "[0.1,0.5,1.5e-07,100000000000.5,0.30000000000000004,3.141592653589793,-2.5e+300]");
+  auto again = ParseJson(text);
+  ASSERT_TRUE(again.ok());
+  int i = 0;
+  for (const cJSON* a = doc->get()->child, *b = again->get()->child; a && b; a = a->next, b = b->next, ++i)
+    EXPECT_EQ(a->valuedouble, b->valuedouble) << "element " << i;
+  EXPECT_EQ(i, 7);
+}
+
+TEST(PrintJsonTest, NonFiniteNumbersAndRawItems) {
+  JsonPtr arr = JsonNewArr();
+  cJSON_AddItemToArray(arr.get(), cJSON_CreateNumber(std::nan("")));
+  cJSON_AddItemToArray(arr.get(), cJSON_CreateNumber(HUGE_VAL));
+  cJSON_AddItemToArray(arr.get(), cJSON_CreateRaw("{\"pre\":1}"));
+  cJSON_AddItemToArray(arr.get(), cJSON_CreateString(""));
+  EXPECT_EQ(PrintJson(arr.get()), R"([null,null,{"pre":1},""])");
+  EXPECT_EQ(PrintJson(nullptr), "null");
 }
 
 }  // namespace
