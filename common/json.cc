@@ -126,24 +126,26 @@ namespace {
 void AppendJsonString(std::string* out, const char* s) {
   static const char kHex[] = "0123456789abcdef";
   out->push_back('"');
-  if (s) {
-    for (const unsigned char* p = reinterpret_cast<const unsigned char*>(s); *p; ++p) {
-      unsigned char c = *p;
-      switch (c) {
-        case '"': out->append("\\\""); break;
-        case '\\': out->append("\\\\"); break;
-        case '\b': out->append("\\b"); break;
-        case '\f': out->append("\\f"); break;
-        case '\n': out->append("\\n"); break;
-        case '\r': out->append("\\r"); break;
-        case '\t': out->append("\\t"); break;
-        default:
-          if (c < 32) {
-            const char esc[] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
-            out->append(esc, sizeof esc);
-          } else {
-            out->push_back(static_cast<char>(c));
-          }
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(s ? s : "");
+  for (;;) {
+    // Runs of bytes that need no escape go out in one append.
+    const unsigned char* run = p;
+    while (*p >= 32 && *p != '"' && *p != '\\') ++p;
+    out->append(reinterpret_cast<const char*>(run), static_cast<size_t>(p - run));
+    unsigned char c = *p;
+    if (!c) break;
+    ++p;
+    switch (c) {
+      case '"': out->append("\\\""); break;
+      case '\\': out->append("\\\\"); break;
+      case '\b': out->append("\\b"); break;
+      case '\f': out->append("\\f"); break;
+      case '\n': out->append("\\n"); break;
+      case '\r': out->append("\\r"); break;
+      case '\t': out->append("\\t"); break;
+      default: {
+        const char esc[] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+        out->append(esc, sizeof esc);
       }
     }
   }

@@ -2,10 +2,12 @@
 
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
 #include "common/metrics.h"
 #include "common/net.h"
@@ -43,6 +45,18 @@ void RaiseFileLimit() {
     rl.rlim_cur = rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
   }
+}
+
+void ReexecWithMallocCache(char** argv, int per_size) {
+  const char* current = std::getenv("GLIBC_TUNABLES");
+  std::string tunables = current ? current : "";
+  if (tunables.find("glibc.malloc.tcache_count") != std::string::npos) return;  // set by the operator, or done
+  tunables += (tunables.empty() ? "" : ":") + std::string("glibc.malloc.tcache_count=") + std::to_string(per_size);
+  if (setenv("GLIBC_TUNABLES", tunables.c_str(), 1) != 0) return;
+  execv("/proc/self/exe", argv);
+  // exec failed (no /proc): carry on with the default cache.
+  if (current) setenv("GLIBC_TUNABLES", current, 1);
+  else unsetenv("GLIBC_TUNABLES");
 }
 
 void HardenProcess() {

@@ -24,6 +24,15 @@ CommandLine ParseCommandLine(int argc, char** argv);
 // holds two sockets, and the usual soft limit of 1024 caps a relay at ~500.
 void RaiseFileLimit();
 
+// Restarts the process image once (same PID, same arguments) with glibc's
+// per-thread cache of freed blocks raised from 7 to `per_size` chunks per
+// size class, unless GLIBC_TUNABLES already sets it. A JSON-translating hub
+// frees and reallocates hundreds of small blocks per request; with the
+// default cache most of them take malloc's slow path (about a sixth fewer
+// instructions per translated request with 128). Call first thing in main,
+// before any thread exists. Returns only if nothing was done or exec failed.
+void ReexecWithMallocCache(char** argv, int per_size);
+
 // Keeps secrets out of core dumps and away from same-user ptrace: core size
 // 0 and PR_SET_DUMPABLE off. Called once at start by both binaries.
 void HardenProcess();

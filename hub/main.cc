@@ -216,6 +216,7 @@ int UsageReport(const std::vector<std::string>& args, const std::string& config_
 }  // namespace
 
 int main(int argc, char** argv) {
+  ReexecWithMallocCache(argv, 128);
   CommandLine cl = ParseCommandLine(argc, argv);
   if (cl.version) {
     std::printf("tether hub %s\n", kTetherVersion);

@@ -88,6 +88,11 @@ Result<std::unique_ptr<HubServices>> HubServices::Open(const HubConfig& config) 
   s->BuildPools(config);
   if (Status st = s->OpenRequestLog(config.request_log); !st.ok()) return st;
   // Budgets survive restarts: seed them with what the ledger already holds.
+  // Only when some key has a budget: on a long ledger the month's scan costs
+  // seconds of start-up that nothing would use.
+  bool any_budget = false;
+  for (const KeyPolicy& k : s->keys_->List()) any_budget = any_budget || k.daily_budget_usd > 0 || k.monthly_budget_usd > 0;
+  if (!any_budget) return s;
   int64_t now = static_cast<int64_t>(std::time(nullptr));
   auto today = s->ledger_->Query(UsageGroup::kKey, static_cast<double>(UtcDayStart(now)));
   auto month = s->ledger_->Query(UsageGroup::kKey, static_cast<double>(UtcMonthStart(now)));

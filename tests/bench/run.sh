@@ -90,6 +90,7 @@ cat >"$DIR/hub.json" <<EOF
   "tls": { "cert": "$DIR/certs/hub.pem", "key": "$DIR/certs/hub.key", "client_ca": "$DIR/certs/ca.pem" },
   "edge_tokens": [],
   "client_keys": ["$CLIENT_KEY"],
+  "data_dir": "$DIR/data",
   "upstream_timeout_sec": 300,
   "providers": [
     { "id": "mock", "type": "openai", "base_url": "http://127.0.0.1:$MOCK_PORT/v1",

@@ -280,6 +280,9 @@ function portOf(hostPort) { return Number(String(hostPort).split(':').pop()); }
 // Starts `hub --config FILE`; resolves when its TLS port accepts and, with
 // plain_listen, GET /healthz there answers 200.
 export async function startHub(config, { dir = tmpDir('tether-hub-'), env } = {}) {
+  // Each hub keeps its keys and usage in its own folder unless a test names
+  // one, never in the checkout's run/data that `make run` uses.
+  if (config.data_dir === undefined) config = { ...config, data_dir: path.join(dir, 'data') };
   const file = writeConfig(dir, 'hub.json', config);
   const proc = new Proc('hub', [bin('hub'), '--config', file], { env });
   const port = portOf(config.listen);
