@@ -632,6 +632,8 @@ void GatewayExchange::SendError(int status, const std::string& message, const He
 void GatewayExchange::Finish(bool close_connection) {
   if (finished_) return;
   finished_ = true;
+  // The answer is whole: put it on the wire before the bookkeeping below.
+  conn_->FlushWrites();
   if (timer_) uv_timer_stop(timer_);
   if (account_open_) {
     pool_->Release(account_);

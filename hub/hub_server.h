@@ -82,6 +82,9 @@ class HubConnection : public StreamHandler {
 
   // Called by the exchange.
   void Write(std::string data);
+  // Sends what was written so far now rather than at the end of the loop
+  // iteration (the response is complete; bookkeeping can follow it).
+  void FlushWrites() { stream_->Flush(); }
   bool over_high_water() const { return stream_->over_high_water(); }
   void ExchangeDone(bool close_connection);
   const std::string& peer_address() const { return stream_->peer_address(); }
