@@ -133,10 +133,11 @@ bool ClientConnection::OnRequestHead() {
   x.format = ApiFormatForPath(req.Path());
   const std::string* rid = req.headers.Get("X-Request-Id");
   x.request_id = rid && !rid->empty() && rid->size() <= 200 && !HasForbiddenHeaderBytes(*rid) ? *rid : server_->NewRequestId();
+  // Local answers (/debug/info among them) are built before this request
+  // counts as in flight, so an idle edge reports 0, not itself.
+  std::string local = server_->LocalResponse(req, client_->peer_address());
   ++server_->stats().requests_total;
   ++server_->stats().requests_in_flight;
-
-  std::string local = server_->LocalResponse(req, client_->peer_address());
   if (!local.empty()) {
     x.local = true;
     x.local_response = std::move(local);
