@@ -148,6 +148,10 @@ int Keys(const std::vector<std::string>& args, const std::string& config_path) {
       std::fprintf(stderr, "hub keys create: %s\n", policy.status().message().c_str());
       return 2;
     }
+    if (!config->usage_booking && (policy->daily_budget_usd > 0 || policy->monthly_budget_usd > 0)) {
+      std::fprintf(stderr, "hub keys create: usage_booking is off in the hub config, so a budget could not be enforced; create the key without one\n");
+      return 2;
+    }
     std::string name = policy->name;
     auto key = (*store)->Create(std::move(policy.value()));
     if (!key.ok()) {

@@ -166,6 +166,13 @@ test('usage_booking: false books nothing; a budget key is refused at load', asyn
   const r = await h.httpRequest(`${stack.hub.plainUrl}/admin/keys`, { method: 'POST', headers: auth, body: JSON.stringify({ name: 'later', daily_budget_usd: 1 }) });
   assert.equal(r.status, 400, r.body);
   assert.match(JSON.parse(r.body).error.message, /usage_booking/);
+  // The CLI refuses the same, and creates nothing.
+  const file = writeTemp(cfg);
+  const cli = await h.runCommand([h.bin('hub'), 'keys', 'create', '--name', 'cli-capped', '--daily-budget', '1', '--config', file]);
+  assert.equal(cli.code, 2, cli.stderr);
+  assert.match(cli.stderr, /usage_booking is off/);
+  const list = await h.runCommand([h.bin('hub'), 'keys', 'list', '--config', file]);
+  assert.ok(!list.stdout.includes('cli-capped'), list.stdout);
 });
 
 function writeTemp(config) {
