@@ -31,25 +31,12 @@ const char* kSchema =
     " duration_ms INTEGER, cost_usd REAL);"
     "CREATE INDEX IF NOT EXISTS usage_ts ON usage(ts);";
 
-constexpr int kColumns = 19;
-// Rows per multi-row INSERT: one statement step per 32 rows instead of per
-// row roughly halves the writer's CPU per row. 32 * 19 parameters stay under
-// SQLite's historical limit of 999.
-constexpr size_t kRowsPerInsert = 32;
-
-// INSERT INTO usage(...) VALUES(?,...),... with `rows` value groups.
-std::string InsertSql(size_t rows) {
-  std::string sql =
-      "INSERT INTO usage(ts, request_id, key_name, tenant, client_family, model_requested, model_used,"
-      " provider, account, status, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,"
-      " reasoning_tokens, estimated, ttfb_ms, duration_ms, cost_usd) VALUES";
-  for (size_t r = 0; r < rows; ++r) {
-    sql += r ? ",(" : "(";
-    for (int c = 0; c < kColumns; ++c) sql += c ? ",?" : "?";
-    sql += ")";
-  }
-  return sql;
-}
+// The columns in table order, as the virtual table declares them and the
+// INSERT names them.
+const char* kColumnList =
+    "ts, request_id, key_name, tenant, client_family, model_requested, model_used, provider, account, status,"
+    " input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, estimated, ttfb_ms,"
+    " duration_ms, cost_usd";
 
 Status DbError(sqlite3* db, const std::string& path, const std::string& what) {
   return Status::Error(path + ": " + what + ": " + (db ? sqlite3_errmsg(db) : "out of memory"));
@@ -76,34 +63,116 @@ Result<sqlite3*> OpenDb(const std::string& path, int flags) {
   return db;
 }
 
-void BindText(sqlite3_stmt* s, int i, const std::string& v) {
-  sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+// ---- usage_batch: the batch being written, as an eponymous virtual table ----
+//
+// The writer inserts a whole batch with one INSERT ... SELECT from this
+// table instead of binding 19 parameters per row to 32-row INSERTs: SQLite
+// takes each column straight from the queued rows, with no per-parameter
+// bind and one statement per batch. Under callgrind that is about a tenth
+// fewer writer instructions per row (~9,900 to ~8,900); most of the rest is
+// SQLite's own record building and B-tree inserts (the ts index alone is
+// ~1,900). Text is handed over SQLITE_STATIC: the rows outlive the step.
+
+struct BatchTable {
+  sqlite3_vtab base;  // first: SQLite sees a sqlite3_vtab*
+  const std::vector<UsageRow>* const* rows;  // the ledger's writing_
+};
+
+struct BatchCursor {
+  sqlite3_vtab_cursor base;  // first
+  const std::vector<UsageRow>* rows;
+  size_t at = 0;
+};
+
+int BatchConnect(sqlite3* db, void* aux, int, const char* const*, sqlite3_vtab** out, char**) noexcept {
+  std::string sql = std::string("CREATE TABLE x(") + kColumnList + ")";
+  int rc = sqlite3_declare_vtab(db, sql.c_str());
+  if (rc != SQLITE_OK) return rc;
+  auto* t = new BatchTable{};
+  t->rows = static_cast<const std::vector<UsageRow>* const*>(aux);
+  *out = &t->base;
+  return SQLITE_OK;
 }
 
-// Binds one row's values from parameter `first` (1-based) on. The text is
-// bound SQLITE_STATIC: the rows outlive the statement step.
-void BindRow(sqlite3_stmt* s, int first, const UsageRow& r) {
-  int i = first;
-  sqlite3_bind_double(s, i++, r.ts);
-  BindText(s, i++, r.request_id);
-  BindText(s, i++, r.key_name);
-  BindText(s, i++, r.tenant);
-  BindText(s, i++, r.client_family);
-  BindText(s, i++, r.model_requested);
-  BindText(s, i++, r.model_used);
-  BindText(s, i++, r.provider);
-  BindText(s, i++, r.account);
-  sqlite3_bind_int(s, i++, r.status);
-  sqlite3_bind_int64(s, i++, r.input_tokens);
-  sqlite3_bind_int64(s, i++, r.output_tokens);
-  sqlite3_bind_int64(s, i++, r.cache_read_tokens);
-  sqlite3_bind_int64(s, i++, r.cache_write_tokens);
-  sqlite3_bind_int64(s, i++, r.reasoning_tokens);
-  sqlite3_bind_int(s, i++, r.estimated ? 1 : 0);
-  sqlite3_bind_int64(s, i++, r.ttfb_ms);
-  sqlite3_bind_int64(s, i++, r.duration_ms);
-  sqlite3_bind_double(s, i++, r.cost_usd);
+int BatchDisconnect(sqlite3_vtab* t) noexcept {
+  delete reinterpret_cast<BatchTable*>(t);
+  return SQLITE_OK;
 }
+
+int BatchBestIndex(sqlite3_vtab*, sqlite3_index_info* info) noexcept {
+  info->estimatedCost = 1;  // one full scan; there are no constraints to use
+  return SQLITE_OK;
+}
+
+int BatchOpen(sqlite3_vtab* t, sqlite3_vtab_cursor** out) noexcept {
+  auto* cur = new BatchCursor{};
+  cur->rows = *reinterpret_cast<BatchTable*>(t)->rows;
+  *out = &cur->base;
+  return SQLITE_OK;
+}
+
+int BatchClose(sqlite3_vtab_cursor* c) noexcept {
+  delete reinterpret_cast<BatchCursor*>(c);
+  return SQLITE_OK;
+}
+
+int BatchFilter(sqlite3_vtab_cursor* c, int, const char*, int, sqlite3_value**) noexcept {
+  reinterpret_cast<BatchCursor*>(c)->at = 0;
+  return SQLITE_OK;
+}
+
+int BatchNext(sqlite3_vtab_cursor* c) noexcept {
+  ++reinterpret_cast<BatchCursor*>(c)->at;
+  return SQLITE_OK;
+}
+
+int BatchEof(sqlite3_vtab_cursor* c) noexcept {
+  auto* cur = reinterpret_cast<BatchCursor*>(c);
+  return !cur->rows || cur->at >= cur->rows->size();
+}
+
+void ResultText(sqlite3_context* ctx, const std::string& v) {
+  sqlite3_result_text(ctx, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+}
+
+int BatchColumn(sqlite3_vtab_cursor* c, sqlite3_context* ctx, int column) noexcept {
+  auto* cur = reinterpret_cast<BatchCursor*>(c);
+  const UsageRow& r = (*cur->rows)[cur->at];
+  switch (column) {  // kColumnList order
+    case 0: sqlite3_result_double(ctx, r.ts); break;
+    case 1: ResultText(ctx, r.request_id); break;
+    case 2: ResultText(ctx, r.key_name); break;
+    case 3: ResultText(ctx, r.tenant); break;
+    case 4: ResultText(ctx, r.client_family); break;
+    case 5: ResultText(ctx, r.model_requested); break;
+    case 6: ResultText(ctx, r.model_used); break;
+    case 7: ResultText(ctx, r.provider); break;
+    case 8: ResultText(ctx, r.account); break;
+    case 9: sqlite3_result_int(ctx, r.status); break;
+    case 10: sqlite3_result_int64(ctx, r.input_tokens); break;
+    case 11: sqlite3_result_int64(ctx, r.output_tokens); break;
+    case 12: sqlite3_result_int64(ctx, r.cache_read_tokens); break;
+    case 13: sqlite3_result_int64(ctx, r.cache_write_tokens); break;
+    case 14: sqlite3_result_int64(ctx, r.reasoning_tokens); break;
+    case 15: sqlite3_result_int(ctx, r.estimated ? 1 : 0); break;
+    case 16: sqlite3_result_int64(ctx, r.ttfb_ms); break;
+    case 17: sqlite3_result_int64(ctx, r.duration_ms); break;
+    case 18: sqlite3_result_double(ctx, r.cost_usd); break;
+  }
+  return SQLITE_OK;
+}
+
+int BatchRowid(sqlite3_vtab_cursor* c, sqlite3_int64* rowid) noexcept {
+  *rowid = static_cast<sqlite3_int64>(reinterpret_cast<BatchCursor*>(c)->at);
+  return SQLITE_OK;
+}
+
+// Eponymous-only (no xCreate): usable as "FROM usage_batch" on the
+// connection it is registered on, never stored in the schema.
+const sqlite3_module kBatchModule = {
+    0, nullptr, BatchConnect, BatchBestIndex, BatchDisconnect, nullptr, BatchOpen, BatchClose, BatchFilter, BatchNext,
+    BatchEof, BatchColumn, BatchRowid, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
+    nullptr, nullptr, nullptr, nullptr};
 
 }  // namespace
 
@@ -120,8 +189,10 @@ Result<std::unique_ptr<UsageLedger>> UsageLedger::Open(const std::string& path, 
   Status st = Exec(l->db_, path, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
   if (st.ok()) st = Exec(l->db_, path, kSchema);
   if (!st.ok()) return st;
-  if (sqlite3_prepare_v2(l->db_, InsertSql(1).c_str(), -1, &l->insert_, nullptr) != SQLITE_OK ||
-      sqlite3_prepare_v2(l->db_, InsertSql(kRowsPerInsert).c_str(), -1, &l->insert_many_, nullptr) != SQLITE_OK)
+  if (sqlite3_create_module_v2(l->db_, "usage_batch", &kBatchModule, &l->writing_, nullptr) != SQLITE_OK)
+    return DbError(l->db_, path, "register usage_batch");
+  std::string insert = std::string("INSERT INTO usage(") + kColumnList + ") SELECT " + kColumnList + " FROM usage_batch";
+  if (sqlite3_prepare_v2(l->db_, insert.c_str(), -1, &l->insert_, nullptr) != SQLITE_OK)
     return DbError(l->db_, path, "prepare insert");
   l->queue_.reserve(kWakeBatch);
   l->writer_ = std::thread([p = l.get()] { p->WriterLoop(); });
@@ -138,7 +209,6 @@ UsageLedger::~UsageLedger() {
     writer_.join();
   }
   sqlite3_finalize(insert_);
-  sqlite3_finalize(insert_many_);
   if (db_) sqlite3_close(db_);
   if (query_db_) sqlite3_close(query_db_);
 }
@@ -209,21 +279,14 @@ void UsageLedger::WriterLoop() {
 Status UsageLedger::WriteBatch(const std::vector<UsageRow>& rows) {
   Status st = Exec(db_, path_, "BEGIN IMMEDIATE");
   if (!st.ok()) return st;
-  size_t i = 0;
-  while (i < rows.size()) {
-    // Whole groups through the multi-row statement, the rest one by one.
-    // Every parameter is bound each time, so no clear_bindings is needed.
-    size_t n = rows.size() - i >= kRowsPerInsert ? kRowsPerInsert : 1;
-    sqlite3_stmt* s = n == 1 ? insert_ : insert_many_;
-    for (size_t r = 0; r < n; ++r) BindRow(s, static_cast<int>(r) * kColumns + 1, rows[i + r]);
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
-      st = DbError(db_, path_, "insert");
-      Exec(db_, path_, "ROLLBACK");
-      return st;
-    }
-    i += n;
+  writing_ = &rows;
+  int rc = sqlite3_step(insert_);
+  sqlite3_reset(insert_);
+  writing_ = nullptr;
+  if (rc != SQLITE_DONE) {
+    st = DbError(db_, path_, "insert");
+    Exec(db_, path_, "ROLLBACK");
+    return st;
   }
   st = Exec(db_, path_, "COMMIT");
   if (!st.ok()) Exec(db_, path_, "ROLLBACK");

@@ -80,9 +80,11 @@ class UsageLedger {
 
   std::string path_;
   int flush_interval_ms_ = 1000;
-  sqlite3* db_ = nullptr;           // writer connection, owned
-  sqlite3_stmt* insert_ = nullptr;       // one row, prepared on db_
-  sqlite3_stmt* insert_many_ = nullptr;  // kRowsPerInsert rows, prepared on db_
+  sqlite3* db_ = nullptr;         // writer connection, owned
+  sqlite3_stmt* insert_ = nullptr;  // INSERT INTO usage SELECT ... FROM usage_batch, prepared on db_
+  // The rows being written, read by db_'s usage_batch virtual table while
+  // insert_ steps. Writer thread only.
+  const std::vector<UsageRow>* writing_ = nullptr;
   std::mutex query_mu_;
   sqlite3* query_db_ = nullptr;  // reader connection (WAL lets it read while the writer writes)
 
