@@ -64,7 +64,7 @@ class HubServices {
   std::shared_ptr<AccountPool> pool(const std::string& provider_id) const;
   UsageLedger& ledger() { return *ledger_; }
   // Books a finished request in the ledger, unless usage_booking is off.
-  void Book(UsageRow row) {
+  void Book(UsageRow&& row) {
     if (booking_) ledger_->Book(std::move(row));
   }
   bool booking() const { return booking_; }

@@ -117,7 +117,7 @@ TEST(HubServicesBooking, OffWritesNoRows) {
   row.ts = static_cast<double>(UnixMs()) / 1000;
   row.key_name = "k";
   row.input_tokens = 10;
-  (*s)->Book(row);
+  (*s)->Book(UsageRow(row));
   ASSERT_TRUE((*s)->ledger().Flush().ok());
   EXPECT_EQ((*s)->ledger().stats().booked, 0u);
   auto rows = (*s)->ledger().Query(UsageGroup::kKey, 0);
@@ -127,7 +127,7 @@ TEST(HubServicesBooking, OffWritesNoRows) {
   // A reload that turns booking on takes effect for the next request.
   cfg.usage_booking = true;
   ASSERT_TRUE((*s)->Reload(cfg).ok());
-  (*s)->Book(row);
+  (*s)->Book(UsageRow(row));
   ASSERT_TRUE((*s)->ledger().Flush().ok());
   rows = (*s)->ledger().Query(UsageGroup::kKey, 0);
   ASSERT_TRUE(rows.ok());
