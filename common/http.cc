@@ -1,5 +1,7 @@
 #include "common/http.h"
 
+#include <charconv>
+
 #include <llhttp.h>
 
 #include <cstdio>
@@ -362,8 +364,8 @@ const char* ReasonPhrase(int status) {
 void AppendChunk(std::string* out, std::string_view data) {
   if (data.empty()) return;
   char size[24];
-  int n = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
-  out->append(size, n);
+  char* end = std::to_chars(size, size + sizeof size, data.size(), 16).ptr;
+  out->append(size, static_cast<size_t>(end - size)).append("\r\n");
   out->append(data);
   out->append("\r\n");
 }

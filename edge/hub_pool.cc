@@ -215,6 +215,12 @@ void HubPool::Maintain() {
     const HubStatus& h = hubs_[std::max(PreferredHub(), 0)];
     w->OnLinkUnavailable(Status::Error("no hub reachable" + (h.last_error.empty() ? "" : ": " + h.last_error)));
   }
+  Refill();
+}
+
+void HubPool::Refill() {
+  if (stopped_) return;
+  uint64_t now = NowMs();
   // Demand is filled on the first hub that is healthy (or untried) and not
   // backing off; hubs before it that are failing get one probe connection
   // at a time, so a dead primary is retried without starving the secondary.
@@ -233,9 +239,11 @@ void HubPool::Maintain() {
     }
   }
   if (fill < 0) return;
-  // Once a better hub is back, idle links to later ones are let go.
-  for (HubLink* l : std::vector<HubLink*>(links_))
-    if (l->state_ == HubLink::State::kIdle && l->hub_index_ > fill && l->stream_ && hubs_[fill].up) l->stream_->Close();
+  // Once a better hub is back, idle links to later ones are let go (over a
+  // copy: closing may remove a link from links_).
+  if (hubs_[fill].up && std::any_of(links_.begin(), links_.end(), [fill](HubLink* l) { return l->hub_index_ > fill; }))
+    for (HubLink* l : std::vector<HubLink*>(links_))
+      if (l->state_ == HubLink::State::kIdle && l->hub_index_ > fill && l->stream_) l->stream_->Close();
   int want = config_.pool_min_idle + static_cast<int>(waiters_.size()) - IdleOn(fill) - ConnectingTo(fill);
   for (int i = 0; i < want && room > 0; ++i, --room) Connect(fill);
 }
@@ -261,7 +269,7 @@ void HubPool::LinkOpened(HubLink* link) {
   h.last_error.clear();
   ++links_opened_;
   MakeIdle(link);
-  Maintain();
+  Refill();
 }
 
 void HubPool::LinkFailed(HubLink* link, const Status& why) {
@@ -322,12 +330,12 @@ HubLink* HubPool::Acquire(LinkWaiter* waiter, bool fresh) {
     if (best) {
       best->state_ = HubLink::State::kBusy;
       ++best->uses_;
-      Maintain();  // refill in the background right away
+      Refill();  // in the background right away
       return best;
     }
   }
   waiters_.push_back({waiter, fresh, NowMs()});
-  Maintain();
+  Refill();
   return nullptr;
 }
 

@@ -126,7 +126,11 @@ class HubPool {
     bool fresh;
     uint64_t since_ms;
   };
+  // Timer tick: link timeouts, idle pings, waiter timeouts, then Refill().
   void Maintain();
+  // Demand only (after a link is taken, opened or closed): connects what the
+  // pool needs and lets go of idle links to a worse hub. O(links), no timers.
+  void Refill();
   void Connect(int hub_index);
   int PreferredHub() const;
   int ConnectingTo(int hub) const;
