@@ -51,7 +51,10 @@ void LogLine(LogLevel level, std::string_view component, std::string_view messag
   // Whole lines per write(2), so lines from the loop and worker threads never interleave.
   std::string& line = t_pending;  // empty unless batching
   line.append(LevelName(level)).append(" ").append(component).append(": ");
-  for (char c : message) line.push_back(c == '\n' || c == '\r' ? ' ' : c);
+  size_t start = line.size();
+  line.append(message);
+  for (size_t i = line.find_first_of("\r\n", start); i != std::string::npos; i = line.find_first_of("\r\n", i + 1))
+    line[i] = ' ';  // one event, one line
   line.push_back('\n');
   if (!t_batching || level >= LogLevel::kWarn || line.size() >= kMaxPending) FlushLogLines();
 }
