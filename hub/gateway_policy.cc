@@ -83,15 +83,22 @@ void GatewayExchange::RunAdmin() {
 
 bool GatewayExchange::AdmitLimits() {
   if (!key_) return true;
-  LimitDecision d = services_->rates().Admit(key_->name, key_->rpm, key_->tpm);
+  RateLimiter& rates = services_->rates();
+  LimitDecision d = rates.Admit(key_->name, key_->rpm, key_->tpm);
+  bool key_taken = d.allow, tenant_taken = false;
+  const std::string tenant_bucket = tenant_cfg_ ? "tenant:" + tenant_cfg_->id : std::string();
   if (d.allow && tenant_cfg_ && (tenant_cfg_->rpm || tenant_cfg_->tpm)) {
     // Named as the tenant in the message: the client never sees the
     // internal bucket name.
-    d = services_->rates().Admit("tenant:" + tenant_cfg_->id, tenant_cfg_->rpm, tenant_cfg_->tpm, "tenant " + tenant_cfg_->id);
+    d = rates.Admit(tenant_bucket, tenant_cfg_->rpm, tenant_cfg_->tpm, "tenant " + tenant_cfg_->id);
+    tenant_taken = d.allow;
   }
   if (d.allow) d = services_->budget().Check(key_->name, key_->daily_budget_usd, key_->monthly_budget_usd);
   if (d.allow) slot_ = services_->concurrency().AcquireSlot(key_->name, key_->max_concurrent, &d);
   if (d.allow) return true;
+  // A request refused by a later check gives back what the earlier ones took.
+  if (key_taken) rates.Refund(key_->name, key_->rpm);
+  if (tenant_taken) rates.Refund(tenant_bucket, tenant_cfg_->rpm);
   DenyLimit(d);
   return false;
 }

@@ -125,6 +125,14 @@ LimitDecision RateLimiter::Admit(const std::string& key, int rpm, int tpm, const
   return d;
 }
 
+void RateLimiter::Refund(const std::string& key, int rpm) {
+  if (rpm <= 0) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = requests_.find(key);
+  if (it == requests_.end()) return;
+  it->second.level = std::min(int64_t{rpm} * kUnitsPerItem, it->second.level + kUnitsPerItem);
+}
+
 void RateLimiter::RecordTokens(const std::string& key, int tpm, uint64_t tokens) {
   if (tpm <= 0 || tokens == 0) return;
   const uint64_t now = now_ms_();

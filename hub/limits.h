@@ -39,6 +39,9 @@ class RateLimiter {
   // `subject` names who is limited in the message ("tenant u1"); empty:
   // "key <key>".
   LimitDecision Admit(const std::string& key, int rpm, int tpm, const std::string& subject = "");
+  // Gives back the request Admit() took, for a request a later check denied
+  // (another limit, a budget), so denied retries do not use up the quota.
+  void Refund(const std::string& key, int rpm);
   // Debits the tokens a request used (input + output) from key's TPM bucket.
   void RecordTokens(const std::string& key, int tpm, uint64_t tokens);
   void Forget(const std::string& key);  // drop state, e.g. for a deleted key

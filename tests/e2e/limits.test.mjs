@@ -26,6 +26,7 @@ const keys = [
   { name: 'tb-one', key: 'tk-lim-tb-one', tenant: 'tb' },
   { name: 'tb-two', key: 'tk-lim-tb-two', tenant: 'tb' },
   { name: 'single', key: 'tk-lim-single', max_concurrent: 1 },
+  { name: 'rpm-conc', key: 'tk-lim-rpm-conc', rpm: 2, max_concurrent: 1 },
   { name: 'cc-only', key: 'tk-lim-cc', clients: ['claude_code'] },
   { name: 'codex-only', key: 'tk-lim-codex', clients: ['codex'] },
   { name: 'gemini-only', key: 'tk-lim-gemini', clients: ['gemini_cli'] },
@@ -140,6 +141,19 @@ test('max_concurrent: a second request while one is in flight is 429 in each for
   assert.equal(first.status, 200, first.body);
   const again = await call('anthropic', 'tk-lim-single');
   assert.equal(again.status, 200, again.body);
+});
+
+test('a request refused for concurrency gives its rpm unit back', async () => {
+  // rpm 2: the held request takes one; the refused ones must not take the other.
+  await stack.mock.clearRequests();
+  const slow = call('openai', 'tk-lim-rpm-conc', { model: 'gpt-4o-mini@stall_ms=2500' });
+  await h.waitFor('the slow request to reach the provider', async () =>
+    (await stack.mock.requests()).some((q) => bodyText(q).includes('stall_ms=2500')), { timeoutMs: 5000 });
+  for (let i = 0; i < 4; i++) assertDenied('openai', await call('openai', 'tk-lim-rpm-conc'), 429, /rpm-conc.*in flight/);
+  assert.equal((await slow).status, 200);
+  const second = await call('openai', 'tk-lim-rpm-conc');
+  assert.equal(second.status, 200, second.body);
+  assertDenied('openai', await call('openai', 'tk-lim-rpm-conc'), 429, /2 requests per minute for key rpm-conc/);
 });
 
 // Opens a request we can cut, and resolves once the provider has it.

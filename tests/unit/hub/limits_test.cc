@@ -92,6 +92,24 @@ TEST(RateLimiter, TokenDenialDoesNotSpendARequest) {
   EXPECT_NE(d.message.find("requests per minute"), std::string::npos) << d.message;
 }
 
+TEST(RateLimiter, RefundGivesBackOneRequestAndNeverMoreThanAMinute) {
+  FakeClock clock;
+  RateLimiter rl(clock.fn());
+  EXPECT_TRUE(rl.Admit("alice", 2, 0).allow);
+  EXPECT_TRUE(rl.Admit("alice", 2, 0).allow);
+  EXPECT_FALSE(rl.Admit("alice", 2, 0).allow);
+  rl.Refund("alice", 2);  // the second was refused later, by another check
+  EXPECT_TRUE(rl.Admit("alice", 2, 0).allow);
+  EXPECT_FALSE(rl.Admit("alice", 2, 0).allow);
+  // Refunds cap at a full bucket: three refunds on 2 rpm still admit two.
+  for (int i = 0; i < 3; ++i) rl.Refund("alice", 2);
+  EXPECT_TRUE(rl.Admit("alice", 2, 0).allow);
+  EXPECT_TRUE(rl.Admit("alice", 2, 0).allow);
+  EXPECT_FALSE(rl.Admit("alice", 2, 0).allow);
+  rl.Refund("nobody", 2);  // unknown keys: nothing to give back
+  rl.Refund("alice", 0);   // unlimited: nothing to give back
+}
+
 TEST(ConcurrencyLimiter, LimitReleaseAndSlots) {
   ConcurrencyLimiter cl;
   EXPECT_TRUE(cl.Acquire("k", 2).allow);
