@@ -1,5 +1,7 @@
 #include "common/api_error.h"
 
+#include <optional>
+
 #include "common/json.h"
 
 namespace tether {
@@ -14,25 +16,79 @@ const char* ApiFormatName(ApiFormat f) {
   return "?";
 }
 
+namespace {
+
+// "a" for "/a/b" and "/a"; empty for "/" or "".
+std::string_view FirstSegment(std::string_view path) {
+  if (path.size() < 2 || path[0] != '/') return {};
+  return path.substr(1, path.find('/', 1) - 1);
+}
+
+// Drops the leading "/" + first segment.
+void DropFirstSegment(std::string_view* path, std::string_view segment) { path->remove_prefix(1 + segment.size()); }
+
+// The first segments hub/router.cc (IsApiRoot) never reads as a tenant UID.
+bool IsApiRootSegment(std::string_view s) {
+  return s == "v1" || s == "v1beta" || s == "api" || s == "claude" || s == "openai" || s == "gemini" ||
+         s == "_tether" || s == "debug" || s == "metrics" || s == "healthz" || s == "admin";
+}
+
+// models/NAME:VERB with a verb the hub serves. A bare colon is not enough:
+// OpenAI's fine-tuned model ids have them (/v1/models/ft:gpt-4o:org::id).
+bool EndsWithGeminiVerb(std::string_view path) {
+  size_t colon = path.rfind(':');
+  if (colon == std::string_view::npos) return false;
+  std::string_view verb = path.substr(colon + 1);
+  return verb == "generateContent" || verb == "streamGenerateContent" || verb == "countTokens" ||
+         verb == "embedContent" || verb == "batchEmbedContents";
+}
+
+}  // namespace
+
 ApiFormat ApiFormatForPath(std::string_view path) {
-  size_t q = path.find('?');
-  if (q != std::string_view::npos) path = path.substr(0, q);
-  auto ends_with = [&](std::string_view s) {
-    return path.size() >= s.size() && path.substr(path.size() - s.size()) == s;
-  };
-  if (ends_with("/messages") || ends_with("/messages/count_tokens") ||
-      path.find("/claude/") != std::string_view::npos)
-    return ApiFormat::kAnthropic;
-  // Gemini's OpenAI-compatible endpoints (/v1beta/openai/chat/completions,
-  // ...) speak OpenAI, errors included.
-  bool gemini_openai = path.find("/v1beta/openai/") != std::string_view::npos;
-  if (!gemini_openai && (path.find("/v1beta/") != std::string_view::npos ||
-                         path.find(":generateContent") != std::string_view::npos ||
-                         path.find(":streamGenerateContent") != std::string_view::npos ||
-                         path.find("/gemini/") != std::string_view::npos))
-    return ApiFormat::kGemini;
-  if (ends_with("/responses") || ends_with("/responses/compact")) return ApiFormat::kOpenAIResponses;
-  return ApiFormat::kOpenAIChat;
+  path = path.substr(0, path.find('?'));
+  // Read the path the way hub/router.cc does, so the edge and the hub answer
+  // in the same shape: [/UID][/alias][/v1 | /v1beta | /v1beta/openai]/endpoint.
+  // A handful of segment comparisons, no allocation: this runs per request.
+  std::string_view seg = FirstSegment(path);
+  if (!seg.empty() && !IsApiRootSegment(seg)) {  // tenant UID
+    DropFirstSegment(&path, seg);
+    seg = FirstSegment(path);
+  }
+  // An alias prefix only names the format of paths no endpoint claims:
+  // /claude/v1/chat/completions is still the Chat Completions handler.
+  std::optional<ApiFormat> alias;
+  if (seg == "claude") alias = ApiFormat::kAnthropic;
+  else if (seg == "gemini") alias = ApiFormat::kGemini;
+  else if (seg == "openai" || seg == "api") alias = ApiFormat::kOpenAIChat;
+  if (alias) {
+    DropFirstSegment(&path, seg);
+    seg = FirstSegment(path);
+  }
+  if (seg == "v1") {
+    DropFirstSegment(&path, seg);
+  } else if (seg == "v1beta") {
+    DropFirstSegment(&path, seg);
+    seg = FirstSegment(path);
+    // Gemini's OpenAI-compatible API (/v1beta/openai/chat/completions, ...)
+    // speaks OpenAI, errors included; the rest of /v1beta is Gemini's.
+    if (seg != "openai") return seg == "models" || !alias ? ApiFormat::kGemini : *alias;
+    DropFirstSegment(&path, seg);
+    alias = ApiFormat::kOpenAIChat;
+  }
+  seg = FirstSegment(path);
+  // The endpoints the router knows, and their sub-resources
+  // (/v1/messages/batches, /v1/responses/{id}).
+  if (seg == "messages") return ApiFormat::kAnthropic;
+  if (seg == "responses") return ApiFormat::kOpenAIResponses;
+  if (seg == "chat" || seg == "embeddings" || seg == "completions") return ApiFormat::kOpenAIChat;
+  if (seg == "models") {
+    // /v1/models lists models in OpenAI's shape (Anthropic's by header);
+    // models/NAME:generateContent is Gemini's, with or without /v1beta.
+    if (EndsWithGeminiVerb(path)) return ApiFormat::kGemini;
+    if (path.size() == 7) return ApiFormat::kOpenAIChat;  // "/models"
+  }
+  return alias.value_or(ApiFormat::kOpenAIChat);
 }
 
 const char* AnthropicErrorType(int status) {

@@ -10,9 +10,14 @@ enum class ApiFormat { kOpenAIChat, kOpenAIResponses, kAnthropic, kGemini };
 
 const char* ApiFormatName(ApiFormat f);  // "openai-chat", "openai-responses", "anthropic", "gemini"
 
-// Guesses the client's format from a request path (UID prefix allowed):
-// .../messages → Anthropic, /v1beta/... or :generateContent → Gemini,
-// .../responses → Responses, anything else OpenAI.
+// The client's format from a request target, read as hub/router.cc reads it
+// ([/UID][/openai|/claude|/api|/gemini][/v1|/v1beta]/endpoint, query
+// ignored): /messages → Anthropic, /responses → Responses, /chat, /embeddings
+// and /models → OpenAI, models/NAME:generateContent and the rest of /v1beta
+// → Gemini, but /v1beta/openai/... (Gemini's OpenAI-compatible API) → OpenAI.
+// Any other path takes its alias's format (/claude → Anthropic, /gemini →
+// Gemini), else OpenAI. The router uses it for every path no endpoint
+// claims, so the edge and the hub answer errors in the same shape.
 ApiFormat ApiFormatForPath(std::string_view path);
 
 // The error body for `status` in `format`:

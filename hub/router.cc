@@ -94,7 +94,9 @@ Route ParseRoute(std::string_view method, std::string_view target) {
       }
     }
   }
-  if (r.endpoint == Endpoint::kUnknown) r.format = ApiFormatForPath(path);
+  // The whole target, UID and alias included, as the edge reads it: both
+  // must answer an unknown path's error in the same format.
+  if (r.endpoint == Endpoint::kUnknown) r.format = ApiFormatForPath(target);
   return r;
 }
 

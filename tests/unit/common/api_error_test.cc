@@ -152,6 +152,9 @@ TEST(ApiFormatTest, ForPath) {
       {"/gemini/v1beta/openai/chat/completions?x=1", ApiFormat::kOpenAIChat},
       {"/v1beta/openai/responses", ApiFormat::kOpenAIResponses},
       {"/v1beta/openai/models", ApiFormat::kOpenAIChat},
+      {"/u1/v1beta/openai/chat/completions", ApiFormat::kOpenAIChat},
+      {"/u1/v1beta/openai/responses?x=1", ApiFormat::kOpenAIResponses},
+      {"/v1beta/openai", ApiFormat::kOpenAIChat},
       {"/", ApiFormat::kOpenAIChat},
       {"", ApiFormat::kOpenAIChat},
   };
@@ -159,6 +162,52 @@ TEST(ApiFormatTest, ForPath) {
     EXPECT_EQ(ApiFormatName(ApiFormatForPath(c.path)), std::string(ApiFormatName(c.format)))
         << c.path;
   }
+}
+
+// The format's name, so a failure prints "anthropic", not enum bytes.
+std::string FormatFor(std::string_view path) { return ApiFormatName(ApiFormatForPath(path)); }
+
+TEST(ApiFormatTest, EndpointWinsOverAliasPrefix) {
+  // The hub strips an alias and serves the endpoint under it: a Chat
+  // Completions body sent to /claude/v1/chat/completions is answered (and
+  // fails) as Chat Completions.
+  EXPECT_EQ(FormatFor("/claude/v1/chat/completions"), "openai-chat");
+  EXPECT_EQ(FormatFor("/u1/claude/v1/chat/completions"), "openai-chat");
+  EXPECT_EQ(FormatFor("/gemini/v1/chat/completions"), "openai-chat");
+  EXPECT_EQ(FormatFor("/gemini/v1/responses"), "openai-responses");
+  EXPECT_EQ(FormatFor("/openai/v1/messages"), "anthropic");
+  EXPECT_EQ(FormatFor("/api/v1/messages?beta=true"), "anthropic");
+  EXPECT_EQ(FormatFor("/openai/v1beta/models/m:generateContent"), "gemini");
+  EXPECT_EQ(FormatFor("/claude/v1/models"), "openai-chat");
+  EXPECT_EQ(FormatFor("/gemini/models"), "openai-chat");
+}
+
+TEST(ApiFormatTest, AliasPrefixNamesTheFormatOfOtherPaths) {
+  EXPECT_EQ(FormatFor("/claude/v1/unknown"), "anthropic");
+  EXPECT_EQ(FormatFor("/claude/v1/models/claude-sonnet-4"), "anthropic");
+  EXPECT_EQ(FormatFor("/u1/gemini/v1/unknown"), "gemini");
+  EXPECT_EQ(FormatFor("/gemini"), "gemini");
+  EXPECT_EQ(FormatFor("/openai/v1beta/unknown"), "openai-chat");
+  EXPECT_EQ(FormatFor("/openai/unknown"), "openai-chat");
+  EXPECT_EQ(FormatFor("/claude/v1beta/unknown"), "anthropic");
+  EXPECT_EQ(FormatFor("/v1beta/unknown"), "gemini");
+  EXPECT_EQ(FormatFor("/v1/unknown"), "openai-chat");
+}
+
+TEST(ApiFormatTest, SegmentsNotSubstringsDecide) {
+  // OpenAI's Assistants API has .../messages; that is not Anthropic's.
+  EXPECT_EQ(FormatFor("/v1/threads/thread_1/messages"), "openai-chat");
+  // Anthropic's own sub-resources of /v1/messages.
+  EXPECT_EQ(FormatFor("/v1/messages/batches"), "anthropic");
+  EXPECT_EQ(FormatFor("/u1/v1/messages/batches/b1/results"), "anthropic");
+  EXPECT_EQ(FormatFor("/v1/responses/resp_1"), "openai-responses");
+  // A colon in an OpenAI fine-tuned model id is not a Gemini verb.
+  EXPECT_EQ(FormatFor("/v1/models/ft:gpt-4o-mini:org::abc"), "openai-chat");
+  EXPECT_EQ(FormatFor("/v1/models/gemini-2.5-pro:generateContent"), "gemini");
+  EXPECT_EQ(FormatFor("/u1/v1/models/m:batchEmbedContents"), "gemini");
+  // A UID that merely contains an API root's name is still a UID.
+  EXPECT_EQ(FormatFor("/gemini-team/v1/messages"), "anthropic");
+  EXPECT_EQ(FormatFor("/claude_users/v1/chat/completions"), "openai-chat");
 }
 
 TEST(ApiFormatTest, QueryDoesNotDecideTheFormat) {

@@ -42,6 +42,44 @@ TEST(Router, AliasPrefixesMapToSameHandlers) {
   EXPECT_EQ(g.query, "alt=sse");
 }
 
+TEST(Router, FormatAgreesWithApiFormatForPath) {
+  // The edge knows only ApiFormatForPath; an error it answers (hub down,
+  // 413, 504) must have the shape the hub's handler would have used.
+  struct Case {
+    const char* method;
+    const char* target;
+  } cases[] = {
+      {"POST", "/v1/chat/completions"},           {"POST", "/u1/v1/chat/completions?x=1"},
+      {"POST", "/claude/v1/chat/completions"},    {"POST", "/gemini/v1/chat/completions"},
+      {"POST", "/u1/claude/v1/chat/completions"}, {"POST", "/chat/completions"},
+      {"POST", "/u1/chat/completions"},           {"POST", "/v1/responses"},
+      {"POST", "/claude/v1/responses/compact"},   {"POST", "/v1/embeddings"},
+      {"POST", "/gemini/embeddings"},             {"GET", "/v1/models"},
+      {"GET", "/claude/v1/models"},               {"GET", "/gemini/v1/models"},
+      {"GET", "/v1beta/models"},                  {"GET", "/gemini/v1beta/models"},
+      {"POST", "/v1/messages"},                   {"POST", "/openai/v1/messages"},
+      {"POST", "/api/v1/messages?beta=true"},     {"POST", "/u1/v1/messages/count_tokens"},
+      {"GET", "/v1/messages"},                    {"POST", "/v1beta/models/m:generateContent"},
+      {"POST", "/openai/v1beta/models/m:streamGenerateContent?alt=sse"},
+      {"POST", "/v1/models/m:countTokens"},       {"POST", "/u1/gemini/v1beta/models/m:embedContent"},
+      {"POST", "/v1beta/models/m:bogus"},         {"POST", "/v1beta/openai/chat/completions"},
+      {"POST", "/u1/v1beta/openai/chat/completions"}, {"POST", "/v1beta/openai/responses"},
+      {"POST", "/claude/v1/unknown"},             {"POST", "/gemini/v1/unknown"},
+      {"POST", "/openai/v1beta/unknown"},         {"POST", "/u1/claude/unknown"},
+      {"POST", "/v1/threads/t/messages"},         {"GET", "/v1/models/ft:gpt-4o:org::id"},
+      {"POST", "/bad.uid/v1/messages"},           {"GET", "/"},
+      {"GET", "/healthz"},                        {"GET", "/u1/healthz"},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(ApiFormatName(ParseRoute(c.method, c.target).format), std::string(ApiFormatName(ApiFormatForPath(c.target))))
+        << c.method << " " << c.target;
+  }
+  // Paths no endpoint claims take the alias's format, UID or not.
+  EXPECT_STREQ(ApiFormatName(ParseRoute("POST", "/claude/v1/unknown").format), "anthropic");
+  EXPECT_STREQ(ApiFormatName(ParseRoute("POST", "/u1/gemini/v1/unknown").format), "gemini");
+  EXPECT_STREQ(ApiFormatName(ParseRoute("POST", "/u1/v1beta/openai/chat/completions").format), "openai-chat");
+}
+
 TEST(Router, GeminiVerbs) {
   EXPECT_EQ(ParseRoute("POST", "/v1beta/models/m:generateContent").endpoint, Endpoint::kGeminiGenerate);
   EXPECT_EQ(ParseRoute("POST", "/v1beta/models/m:countTokens").endpoint, Endpoint::kGeminiCountTokens);
