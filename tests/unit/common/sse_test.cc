@@ -136,8 +136,12 @@ TEST(SseParserTest, UnknownFieldsAndCaseMismatchesAreIgnored) {
 }
 
 TEST(SseParserTest, EmptyDataLineIsStillAnEvent) {
+  // WHATWG: "data:" appends "" and then LF, so the data buffer is "\n", not
+  // empty, when the blank line comes; the trailing LF is removed only after
+  // that check, and the event is dispatched with data "".
   EXPECT_EQ(Parse("data:\n\n"), (std::vector<Ev>{{"", "", "", true}}));
   EXPECT_EQ(Parse("data: \n\n"), (std::vector<Ev>{{"", "", "", true}}));
+  EXPECT_EQ(Parse("event: ping\ndata:\n\n"), (std::vector<Ev>{{"ping", "", "", true}}));
 }
 
 TEST(SseParserTest, EventWithoutDataIsNotDispatched) {
@@ -145,6 +149,10 @@ TEST(SseParserTest, EventWithoutDataIsNotDispatched) {
   EXPECT_TRUE(Parse("event: ping\n\n").empty());
   EXPECT_TRUE(Parse("id: 7\nevent: x\n\n").empty());
   EXPECT_TRUE(Parse("event: cut", true).empty());
+  // Nor does an id: line or a comment make a block an event.
+  EXPECT_TRUE(Parse("id: 7\n\n").empty());
+  EXPECT_TRUE(Parse("id: 7\n: keep-alive\nretry: 10\n\n").empty());
+  EXPECT_TRUE(Parse("event: message_stop\n: no data\n\n").empty());
   // The event name does not leak into the next event.
   EXPECT_EQ(Parse("event: a\n\ndata: y\n\n"), (std::vector<Ev>{{"", "y", "", true}}));
   EXPECT_EQ(Parse("event: a\n\nevent: b\ndata: y\n\n"), (std::vector<Ev>{{"b", "y", "", true}}));
