@@ -1,5 +1,7 @@
 #include "hub/accounts.h"
 
+#include "common/json_scan.h"
+
 #include <strings.h>
 
 #include <algorithm>
@@ -209,27 +211,31 @@ std::string CooldownHintFromHeaders(const HeaderList& headers) {
   return best;
 }
 
-std::string SessionKeyFromRequest(const HeaderList& headers, const cJSON* body) {
-  for (const char* name : {"X-Claude-Code-Session-Id", "session_id", "session-id"})
+std::string SessionKeyFromRequest(const HeaderList& headers, std::string_view metadata, std::string_view prompt_cache_key) {
+  for (std::string_view name : kSessionHeaders)
     if (const std::string* v = FindHeader(headers, name))
       if (!Trim(*v).empty()) return std::string(Trim(*v));
-  if (body) {
+  if (!metadata.empty()) {
     // Claude Code's metadata.user_id: a JSON object text with session_id in
     // current versions ({"device_id":…,"session_id":…}); older ones used
     // "user_<hash>_account_<uuid>_session_<uuid>".
-    if (const char* uid = JsonStr(JsonObj(body, "metadata"), "user_id"); uid && *uid) {
-      std::string_view u = uid;
+    static constexpr std::string_view kUserId[] = {"user_id"};
+    std::string_view user_id_raw[1];
+    std::string u;
+    if (ScanJson(metadata, kUserId, user_id_raw).ok() && JsonUnquote(user_id_raw[0], &u) && !u.empty()) {
       if (u.front() == '{') {
-        auto parsed = ParseJson(u);
-        if (parsed.ok())
-          if (const char* sid = JsonStr(parsed->get(), "session_id"); sid && *sid) return sid;
+        static constexpr std::string_view kSessionId[] = {"session_id"};
+        std::string_view session_raw[1];
+        std::string sid;
+        if (ScanJson(u, kSessionId, session_raw).ok() && JsonUnquote(session_raw[0], &sid) && !sid.empty()) return sid;
       }
       size_t at = u.rfind("_session_");
-      if (at != std::string_view::npos && at + 9 < u.size()) return std::string(u.substr(at + 9));
-      return std::string(u);
+      if (at != std::string::npos && at + 9 < u.size()) return u.substr(at + 9);
+      return u;
     }
-    if (const char* pck = JsonStr(body, "prompt_cache_key"); pck && *pck) return pck;
   }
+  std::string key;
+  if (JsonUnquote(prompt_cache_key, &key) && !key.empty()) return key;
   return "";
 }
 

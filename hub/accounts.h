@@ -45,9 +45,11 @@ std::string CooldownHintFromHeaders(const HeaderList& headers);
 
 // The key that pins a conversation to one account: Claude Code's
 // X-Claude-Code-Session-Id header or the session in metadata.user_id; Codex's
-// session_id / session-id header or the body's prompt_cache_key. Empty when
-// the request carries none. `body` may be null.
-std::string SessionKeyFromRequest(const HeaderList& headers, const cJSON* body);
+// session_id / session-id header or the body's prompt_cache_key. `metadata`
+// and `prompt_cache_key` are the raw JSON text of those body members (empty
+// when absent). Empty when the request carries none.
+inline constexpr std::string_view kSessionHeaders[] = {"X-Claude-Code-Session-Id", "session_id", "session-id"};
+std::string SessionKeyFromRequest(const HeaderList& headers, std::string_view metadata, std::string_view prompt_cache_key);
 
 // One provider's accounts and their health. Not thread-safe: use it from the
 // loop thread. Every Pick() that returns an account is followed by exactly

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <ctime>
 
+#include "common/json_scan.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/tls.h"
@@ -117,6 +118,17 @@ void GatewayExchange::LogRequest(const char* outcome) {
   LogInfo("request", line);
 }
 
+const cJSON* GatewayExchange::RequestJson() {
+  if (!json_parsed_) {
+    json_parsed_ = true;
+    if (IsJsonEndpoint(route_.endpoint)) {
+      auto parsed = ParseJson(body_);
+      if (parsed.ok()) json_ = std::move(parsed.value());
+    }
+  }
+  return json_.get();
+}
+
 void GatewayExchange::OnClientDrained() {
   if (call_) call_->ResumeReading();
 }
@@ -150,13 +162,13 @@ void GatewayExchange::Run() {
     return;
   }
   if (IsJsonEndpoint(route_.endpoint)) {
-    auto parsed = ParseJson(body_);
-    if (!parsed.ok()) {
-      SendError(400, "request body is not valid JSON: " + parsed.status().message());
+    static constexpr std::string_view kKeys[kBodyMembers] = {"model", "stream", "metadata", "prompt_cache_key"};
+    Status scanned = ScanJson(body_, kKeys, body_member_);
+    if (!scanned.ok()) {
+      SendError(400, "request body is not valid JSON: " + scanned.message());
       return;
     }
-    json_ = std::move(parsed.value());
-    if (!cJSON_IsObject(json_.get())) {
+    if (body_[body_.find_first_not_of(" \t\r\n")] != '{') {
       SendError(400, "request body must be a JSON object");
       return;
     }
@@ -170,7 +182,7 @@ void GatewayExchange::RunModel() {
     requested_model_ = route_.path_model;
     if (requested_model_.rfind("models/", 0) == 0) requested_model_ = requested_model_.substr(7);
   } else {
-    requested_model_ = JsonStrOr(json_.get(), "model", "");
+    if (!JsonUnquote(body_member_[kBodyModel], &requested_model_)) requested_model_.clear();
   }
   if (requested_model_.empty()) {
     SendError(400, "the request names no model");
@@ -220,11 +232,13 @@ void GatewayExchange::RunModel() {
 
   if (route_.endpoint == Endpoint::kGeminiStream) stream_ = true;
   else if (route_.endpoint == Endpoint::kGeminiGenerate) stream_ = false;
-  else stream_ = JsonBool(json_.get(), "stream", false);
+  else stream_ = body_member_[kBodyStream] == "true";
   gemini_sse_ = QueryParam(route_.query, "alt") == "sse";
   request_bytes_ = body_.size();
-  HeaderList headers(head_.headers.list().begin(), head_.headers.list().end());
-  session_key_ = SessionKeyFromRequest(headers, json_.get());
+  HeaderList session_headers;
+  for (std::string_view name : kSessionHeaders)
+    if (const std::string* v = head_.headers.Get(name)) session_headers.emplace_back(std::string(name), *v);
+  session_key_ = SessionKeyFromRequest(session_headers, body_member_[kBodyMetadata], body_member_[kBodyPromptCacheKey]);
 
   if (!PickNext(true)) {
     // Every account of every candidate is disabled.
@@ -518,7 +532,7 @@ void GatewayExchange::FinishNonStream() {
     return;
   }
   NoteUsage(chat->get());
-  auto out = FromChatResponse(client_format_, chat->get(), requested_model_, json_.get());
+  auto out = FromChatResponse(client_format_, chat->get(), requested_model_, RequestJson());
   if (!out.ok()) {
     SendError(502, "the provider's response could not be translated: " + out.status().message());
     return;

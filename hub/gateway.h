@@ -52,6 +52,9 @@ class GatewayExchange : public UpstreamHandler {
 
  private:
   void RunModel();
+  // The request body as a cJSON tree, parsed on first use; null for a body
+  // that is not JSON. Passthrough requests never need it.
+  const cJSON* RequestJson();
   void RunLocal();
   void ListModels();
   void CountTokensLocally();
@@ -122,7 +125,13 @@ class GatewayExchange : public UpstreamHandler {
   RequestHead head_;
   Route route_;
   std::string body_;
+  // The body's top-level members the pipeline reads (raw JSON text, empty
+  // when absent), found by one validating scan; the cJSON tree is built only
+  // when a translator or the local token count needs it (RequestJson()).
+  enum BodyMember { kBodyModel, kBodyStream, kBodyMetadata, kBodyPromptCacheKey, kBodyMembers };
+  std::string_view body_member_[kBodyMembers];
   JsonPtr json_;
+  bool json_parsed_ = false;
   std::string request_id_;
   std::string client_key_name_;
   std::string requested_model_;

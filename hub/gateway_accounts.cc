@@ -101,9 +101,14 @@ bool GatewayExchange::StartAttempt() {
   if (passthrough_) {
     // Same format: the body goes through untouched but for the model name,
     // so cache_control, thinking signatures and unknown fields survive.
-    body = client_format_ == ApiFormat::kGemini ? body_ : ReplaceModelField(body_, upstream_model_);
+    body = client_format_ == ApiFormat::kGemini ? body_ : ReplaceModelField(body_, body_member_[kBodyModel], upstream_model_);
   } else {
-    auto chat = ToChatRequest(client_format_, json_.get());
+    const cJSON* request = RequestJson();
+    if (!request) {
+      SendError(400, "request body is not valid JSON");
+      return false;
+    }
+    auto chat = ToChatRequest(client_format_, request);
     if (!chat.ok()) {
       SendError(400, chat.status().message());
       return false;
@@ -129,9 +134,9 @@ bool GatewayExchange::StartAttempt() {
       StreamOptions so;
       so.model = requested_model_;
       so.gemini_sse = gemini_sse_ || client_format_ != ApiFormat::kGemini;
-      const cJSON* cso = JsonObj(json_.get(), "stream_options");
+      const cJSON* cso = JsonObj(request, "stream_options");
       so.include_usage = client_format_ != ApiFormat::kOpenAIChat || JsonBool(cso, "include_usage", false);
-      so.client_request = json_.get();
+      so.client_request = request;
       encoder_ = NewStreamEncoder(client_format_, so);
     }
   }

@@ -198,7 +198,7 @@ void GatewayExchange::CountTokensLocally() {
   // for context-window bookkeeping; providers that count exactly are asked.
   size_t text_bytes = 0;
   for (const char* key : {"system", "messages", "tools", "contents", "systemInstruction", "input", "instructions"})
-    if (const cJSON* v = JsonGet(json_.get(), key)) text_bytes += PrintJson(v).size();
+    if (const cJSON* v = JsonGet(RequestJson(), key)) text_bytes += PrintJson(v).size();
   long tokens = static_cast<long>((text_bytes + 3) / 4);
   if (route_.endpoint == Endpoint::kGeminiCountTokens)
     SendJson(200, "{\"totalTokens\":" + std::to_string(tokens) + "}");

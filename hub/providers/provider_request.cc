@@ -1,5 +1,7 @@
 #include "hub/providers/provider_request.h"
 
+#include "common/json_scan.h"
+
 #include "common/json.h"
 #include "hub/providers/bedrock.h"
 
@@ -136,65 +138,22 @@ Result<std::string> BuildBedrockProviderRequest(const ProviderConfig& p, const R
 }
 
 std::string ReplaceModelField(const std::string& json, const std::string& model) {
-  // Walk the top-level object, skipping nested values and strings, to find
-  // the "model" key at depth 1.
-  int depth = 0;
-  bool in_string = false;
-  size_t string_start = 0;
-  bool expect_key = false;
-  std::string last_key;
-  for (size_t i = 0; i < json.size(); ++i) {
-    char c = json[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        in_string = false;
-        if (depth == 1 && expect_key) {
-          last_key = json.substr(string_start + 1, i - string_start - 1);
-          expect_key = false;
-        }
-      }
-      continue;
-    }
-    switch (c) {
-      case '"':
-        if (depth == 1 && !expect_key && last_key == "model") {
-          // The value string: find its end and replace it.
-          size_t end = i + 1;
-          while (end < json.size() && json[end] != '"') end += json[end] == '\\' ? 2 : 1;
-          if (end >= json.size()) return json;
-          std::string current = json.substr(i + 1, end - i - 1);
-          if (current == model) return json;
-          return json.substr(0, i) + JsonQuote(model) + json.substr(end + 1);
-        }
-        in_string = true;
-        string_start = i;
-        break;
-      case '{':
-      case '[':
-        ++depth;
-        if (depth == 1 && c == '{') expect_key = true;
-        break;
-      case '}':
-      case ']':
-        --depth;
-        break;
-      case ',':
-        if (depth == 1) {
-          expect_key = true;
-          last_key.clear();
-        }
-        break;
-      case ':':
-        break;
-      default:
-        if (depth == 1 && !expect_key && last_key == "model" && c != ' ' && c != '\n' && c != '\t' && c != '\r')
-          last_key.clear();  // model is not a string; leave it
-        break;
-    }
-  }
-  return json;
+  static constexpr std::string_view kModel[] = {"model"};
+  std::string_view raw[1];
+  if (!ScanJson(json, kModel, raw).ok()) return json;
+  return ReplaceModelField(json, raw[0], model);
+}
+
+std::string ReplaceModelField(const std::string& json, std::string_view model_raw, const std::string& model) {
+  // A model that is not a string is left for the provider to refuse.
+  if (model_raw.size() < 2 || model_raw.front() != '"') return json;
+  std::string quoted = JsonQuote(model);
+  if (model_raw == quoted) return json;
+  size_t at = static_cast<size_t>(model_raw.data() - json.data());
+  std::string out;
+  out.reserve(json.size() - model_raw.size() + quoted.size());
+  out.append(json, 0, at).append(quoted).append(json, at + model_raw.size(), std::string::npos);
+  return out;
 }
 
 }  // namespace tether

@@ -42,5 +42,8 @@ Result<std::string> BuildBedrockProviderRequest(const ProviderConfig& p, const R
 // re-serialising anything else. Returns the text unchanged when there is no
 // top-level "model" string or it already equals `model`.
 std::string ReplaceModelField(const std::string& json, const std::string& model);
+// The same when the top-level "model" value is already known: `model_raw`
+// is its raw text as a view into `json` (ScanJson's result).
+std::string ReplaceModelField(const std::string& json, std::string_view model_raw, const std::string& model);
 
 }  // namespace tether

@@ -229,6 +229,14 @@ TEST(AccountPool, SnapshotCountsInFlightAndErrors) {
   EXPECT_EQ(JsonNum(cJSON_GetArrayItem(JsonArr(pool.Snapshot(kNow).get(), "accounts"), 0), "in_flight", -1), 0);
 }
 
+// SessionKeyFromRequest takes the raw text of two body members, as the
+// gateway's scan finds them; the fixtures come parsed, so print them back.
+std::string SessionKeyOf(const HeaderList& headers, const cJSON* body) {
+  const cJSON* metadata = JsonGet(body, "metadata");
+  const cJSON* pck = JsonGet(body, "prompt_cache_key");
+  return SessionKeyFromRequest(headers, metadata ? PrintJson(metadata) : "", pck ? PrintJson(pck) : "");
+}
+
 TEST(SessionKey, ClaudeCodeFixtures) {
   int checked = 0;
   for (const char* file : {"claude-code.jsonl", "claude-code-tool.jsonl", "claude-code-authtoken.jsonl"}) {
@@ -236,12 +244,12 @@ TEST(SessionKey, ClaudeCodeFixtures) {
       if (!r.body) continue;
       std::string header = r.Header("X-Claude-Code-Session-Id");
       ASSERT_FALSE(header.empty()) << file;
-      EXPECT_EQ(SessionKeyFromRequest(r.headers, r.body.get()), header);
+      EXPECT_EQ(SessionKeyOf(r.headers, r.body.get()), header);
       // Without the header, metadata.user_id yields the same session.
       HeaderList no_header;
       for (const auto& h : r.headers)
         if (strcasecmp(h.first.c_str(), "x-claude-code-session-id") != 0) no_header.push_back(h);
-      EXPECT_EQ(SessionKeyFromRequest(no_header, r.body.get()), header) << file;
+      EXPECT_EQ(SessionKeyOf(no_header, r.body.get()), header) << file;
       ++checked;
     }
   }
@@ -249,7 +257,7 @@ TEST(SessionKey, ClaudeCodeFixtures) {
   // The older user_id shape.
   auto body = ParseJson(R"({"metadata":{"user_id":"user_abc123_account__session_9f1c-77"}})");
   ASSERT_TRUE(body.ok());
-  EXPECT_EQ(SessionKeyFromRequest({}, body->get()), "9f1c-77");
+  EXPECT_EQ(SessionKeyOf({}, body->get()), "9f1c-77");
 }
 
 TEST(SessionKey, CodexFixtures) {
@@ -259,18 +267,27 @@ TEST(SessionKey, CodexFixtures) {
       if (!r.body) continue;
       std::string header = r.Header("session-id");
       ASSERT_FALSE(header.empty()) << file;
-      EXPECT_EQ(SessionKeyFromRequest(r.headers, r.body.get()), header);
-      EXPECT_EQ(SessionKeyFromRequest({}, r.body.get()), JsonStrOr(r.body.get(), "prompt_cache_key", "?"));
+      EXPECT_EQ(SessionKeyOf(r.headers, r.body.get()), header);
+      EXPECT_EQ(SessionKeyOf({}, r.body.get()), JsonStrOr(r.body.get(), "prompt_cache_key", "?"));
       ++checked;
     }
   }
   EXPECT_GE(checked, 3);
-  EXPECT_EQ(SessionKeyFromRequest({{"session_id", "older-codex"}}, nullptr), "older-codex");
+  EXPECT_EQ(SessionKeyFromRequest({{"session_id", "older-codex"}}, "", ""), "older-codex");
+}
+
+TEST(SessionKey, RawMembersWithEscapes) {
+  // metadata.user_id is itself JSON text, escaped inside a JSON string.
+  EXPECT_EQ(SessionKeyFromRequest({}, R"({"user_id":"{\"device_id\":\"d1\",\"session_id\":\"s-\u00e9\"}"})", ""), "s-\xc3\xa9");
+  EXPECT_EQ(SessionKeyFromRequest({}, "", R"("pc\/key")"), "pc/key");
+  // Members of the wrong type carry no session.
+  EXPECT_EQ(SessionKeyFromRequest({}, R"({"user_id":42})", "7"), "");
+  EXPECT_EQ(SessionKeyFromRequest({}, R"(["user_id"])", ""), "");
 }
 
 TEST(SessionKey, SdkRequestsHaveNone) {
   for (const char* file : {"openai-sdk.jsonl", "anthropic-sdk.jsonl", "genai-sdk.jsonl", "gemini-cli.jsonl"})
-    for (const auto& r : LoadClientRecords(file)) EXPECT_EQ(SessionKeyFromRequest(r.headers, r.body.get()), "") << file;
+    for (const auto& r : LoadClientRecords(file)) EXPECT_EQ(SessionKeyOf(r.headers, r.body.get()), "") << file;
 }
 
 }  // namespace
