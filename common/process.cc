@@ -1,5 +1,7 @@
 #include "common/process.h"
 
+#include <malloc.h>
+
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -57,6 +59,11 @@ void ReexecWithMallocCache(char** argv, int per_size) {
   // exec failed (no /proc): carry on with the default cache.
   if (current) setenv("GLIBC_TUNABLES", current, 1);
   else unsetenv("GLIBC_TUNABLES");
+}
+
+void KeepLargeBuffersOnHeap() {
+  mallopt(M_MMAP_THRESHOLD, kLargeBufferBytes);
+  mallopt(M_TRIM_THRESHOLD, 4 * kLargeBufferBytes);
 }
 
 void HardenProcess() {

@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   }
   if (config->debug_log) SetLogLevel(LogLevel::kDebug);
   RaiseFileLimit();
+  KeepLargeBuffersOnHeap();
   HardenProcess();
 
   uv_loop_t* loop = uv_default_loop();

@@ -246,6 +246,7 @@ int main(int argc, char** argv) {
   }
   if (config->debug_log) SetLogLevel(LogLevel::kDebug);
   RaiseFileLimit();
+  KeepLargeBuffersOnHeap();
   HardenProcess();
   if (config->keys.empty())
     LogWarn("hub", "no client keys in the config: unless keys were created with `hub keys create`, any client may use this hub");

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-const [dir, hold, n, secs, rounds = '1'] = process.argv.slice(2);
+const [dir, hold, n, secs, rounds = '1', bigBytes = ''] = process.argv.slice(2);
 const read = (f) => {
   try { return JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')); } catch { return null; }
 };
@@ -27,7 +27,7 @@ const readRounds = (name) => {
 };
 const paths = ['direct', 'nginx', 'tether'];
 const r = {};
-for (const p of paths) r[p] = { lat: readRounds(`${p}.latency`), rps: readRounds(`${p}.rps`), sse: read(`${p}.sse.json`), hold: read(`${p}.hold.json`) };
+for (const p of paths) r[p] = { big: readRounds(`${p}.biglat`), lat: readRounds(`${p}.latency`), rps: readRounds(`${p}.rps`), sse: read(`${p}.sse.json`), hold: read(`${p}.hold.json`) };
 const idle = read('rss_idle.json') || {};
 const load = read('rss_load.json') || {};
 
@@ -43,6 +43,11 @@ row(`latency p99, c=1, n=${n}${roundNote} (µs)`, us('direct', 'p99_us'), us('ng
 const added = (p, k) => (us(p, k) !== undefined && us('direct', k) !== undefined ? us(p, k) - us('direct', k) : undefined);
 row('added p50 over direct (µs)', 0, added('nginx', 'p50_us'), added('tether', 'p50_us'));
 row('added p99 over direct (µs)', 0, added('nginx', 'p99_us'), added('tether', 'p99_us'));
+const big = (p, k) => r[p].big?.[k];
+const bigAdded = (p, k) => (big(p, k) !== undefined && big('direct', k) !== undefined ? big(p, k) - big('direct', k) : undefined);
+const kb = bigBytes ? `${Math.round(Number(bigBytes) / 1000)} KB` : 'large';
+row(`latency p50, c=1, ${kb} body (Claude Code-sized)${roundNote} (µs)`, big('direct', 'p50_us'), big('nginx', 'p50_us'), big('tether', 'p50_us'));
+row(`added p50 over direct, ${kb} body (µs)`, 0, bigAdded('nginx', 'p50_us'), bigAdded('tether', 'p50_us'));
 row(`requests/s, c=64, ${secs} s${roundNote}`, r.direct.rps?.rps, r.nginx.rps?.rps, r.tether.rps?.rps);
 row('p99 at c=64 (µs)', r.direct.rps?.p99_us, r.nginx.rps?.p99_us, r.tether.rps?.p99_us);
 const sse = (p, k) => r[p].sse?.[k];
@@ -67,7 +72,7 @@ const perStream = (p, which) => {
 row(`edge RSS per active stream, ${hold} held (KiB)`, undefined, perStream('nginx', 'edge'), perStream('tether', 'edge'));
 row(`hub RSS per active stream, ${hold} held (KiB)`, undefined, perStream('nginx', 'hub'), perStream('tether', 'hub'));
 
-const errors = paths.flatMap((p) => ['lat', 'rps', 'sse'].map((k) => (r[p][k]?.errors ? `${p} ${k}: ${r[p][k].errors} errors` : null))).filter(Boolean);
+const errors = paths.flatMap((p) => ['lat', 'big', 'rps', 'sse'].map((k) => (r[p][k]?.errors ? `${p} ${k}: ${r[p][k].errors} errors` : null))).filter(Boolean);
 const missing = paths.flatMap((p) => ['lat', 'rps', 'sse'].map((k) => (r[p][k] ? null : `${p} ${k}`))).filter(Boolean);
 
 console.log('');

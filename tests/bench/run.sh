@@ -9,7 +9,7 @@
 #   tests/bench/run.sh BUILD_DIR
 # Knobs (env): BENCH_N (2000 requests at c1), BENCH_SECONDS (5 s at c64),
 # BENCH_ROUNDS (3 interleaved rounds of both), BENCH_SSE_STREAMS (10),
-# BENCH_HOLD (200 concurrent streams).
+# BENCH_HOLD (200 concurrent streams), BENCH_BIG_N (400 requests with an 80 KB body at c1).
 # At the end it runs tests/bench/portkey.sh (Tether vs Portkey's gateway).
 # Starts every process itself and stops only those, by PID.
 set -u
@@ -27,6 +27,9 @@ PROVIDER_KEY=bench-provider-key
 CLIENT_KEY=sk-bench-client
 BODY='{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello"}]}'
 SSE_BODY='{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"hello"}]}'
+# A request the size and shape of a real Claude Code one (about 80 KB).
+BIG_BODY=$(node "$ROOT/tests/bench/big_body.mjs")
+BIG_N=${BENCH_BIG_N:-400}
 
 for b in mock_provider hub edge loadgen; do
   [ -x "$BUILD/$b" ] || { echo "bench: $BUILD/$b is missing (make all)" >&2; exit 2; }
@@ -171,6 +174,8 @@ for r in $(seq 1 "$ROUNDS"); do
   for p in direct nginx tether; do
     echo "bench: round $r/$ROUNDS: $p: latency (n=$N, c=1)" >&2
     "$LG" latency --url "${URL[$p]}" -H "${AUTH[$p]}" -H 'x-mock-chunks: 1' --body "$BODY" -n "$N" -c 1 >"$RES/$p.latency.$r.json"
+    echo "bench: round $r/$ROUNDS: $p: latency, ${#BIG_BODY}-byte body (n=$BIG_N, c=1)" >&2
+    "$LG" latency --url "${URL[$p]}" -H "${AUTH[$p]}" -H 'x-mock-chunks: 1' --body "$BIG_BODY" -n "$BIG_N" -c 1 >"$RES/$p.biglat.$r.json"
     echo "bench: round $r/$ROUNDS: $p: throughput (c=64, ${SECONDS_C64}s)" >&2
     "$LG" rps --url "${URL[$p]}" -H "${AUTH[$p]}" -H 'x-mock-chunks: 1' --body "$BODY" -c 64 --seconds "$SECONDS_C64" >"$RES/$p.rps.$r.json"
   done
@@ -184,7 +189,7 @@ for p in direct nginx tether; do
 done
 echo "{\"nginx_edge\":$(rss_kb "$ngxedge_PID"),\"nginx_hub\":$(rss_kb "$ngxhub_PID"),\"tether_edge\":$(rss_kb "$edge_PID"),\"tether_hub\":$(rss_kb "$hub_PID")}" >"$RES/rss_load.json"
 
-node tests/bench/report.mjs "$RES" "$HOLD" "$N" "$SECONDS_C64" "$ROUNDS"
+node tests/bench/report.mjs "$RES" "$HOLD" "$N" "$SECONDS_C64" "$ROUNDS" "${#BIG_BODY}"
 [ "${BENCH_KEYS:-1}" != 0 ] && "$ROOT/tests/bench/keys.sh" "$BUILD"  # cost of keys, limits and usage booking; BENCH_KEYS=0 skips
 
 # Then Tether against Portkey's gateway (tests/bench/portkey.sh, its own mock,
