@@ -67,11 +67,12 @@ Result<EdgeConfig> LoadEdgeConfig(const std::string& path) {
   c.edge_token = root.String("edge_token", "");
 
   ConfigNode pool = root.Child("pool");
-  pool.CheckKeys({"min_idle", "max", "ping_interval_sec", "connect_timeout_sec"});
+  pool.CheckKeys({"min_idle", "max", "ping_interval_sec", "connect_timeout_sec", "queue_timeout_sec"});
   c.pool_min_idle = static_cast<int>(pool.Int("min_idle", c.pool_min_idle, 0, 256));
   c.pool_max = static_cast<int>(pool.Int("max", c.pool_max, 1, 65536));
   c.ping_interval_sec = static_cast<int>(pool.Int("ping_interval_sec", c.ping_interval_sec, 1, 3600));
   c.connect_timeout_sec = static_cast<int>(pool.Int("connect_timeout_sec", c.connect_timeout_sec, 1, 300));
+  c.pool_queue_timeout_sec = static_cast<int>(pool.Int("queue_timeout_sec", c.pool_queue_timeout_sec, 1, 86400));
 
   ConfigNode lim = root.Child("limits");
   lim.CheckKeys({"max_header_bytes", "max_body_bytes", "client_idle_timeout_sec", "header_timeout_sec",
@@ -137,6 +138,7 @@ std::string EdgeConfigSummaryJson(const EdgeConfig& c) {
   JsonAddNum(j.get(), "pool_min_idle", c.pool_min_idle);
   JsonAddNum(j.get(), "pool_max", c.pool_max);
   JsonAddNum(j.get(), "ping_interval_sec", c.ping_interval_sec);
+  JsonAddNum(j.get(), "pool_queue_timeout_sec", c.pool_queue_timeout_sec);
   JsonAddNum(j.get(), "max_body_bytes", static_cast<double>(c.max_body_bytes));
   JsonAddNum(j.get(), "upstream_first_byte_timeout_sec", c.first_byte_timeout_sec);
   JsonAddNum(j.get(), "upstream_idle_timeout_sec", c.upstream_idle_timeout_sec);

@@ -31,6 +31,9 @@ struct EdgeConfig {
   int pool_max = 512;
   int ping_interval_sec = 15;
   int connect_timeout_sec = 10;
+  // How long a request may queue for a link while all pool_max links are
+  // busy (connect_timeout_sec bounds only waits on connecting).
+  int pool_queue_timeout_sec = 60;
 
   size_t max_header_bytes = 64 * 1024;
   size_t max_body_bytes = 32 * 1024 * 1024;

@@ -207,15 +207,45 @@ void HubPool::Maintain() {
       l->StartPing();
     }
   }
-  // Waiters that have waited past the connect timeout get an error.
-  while (!waiters_.empty() &&
-         now - waiters_.front().since_ms > static_cast<uint64_t>(config_.connect_timeout_sec) * 1000) {
-    LinkWaiter* w = waiters_.front().waiter;
-    waiters_.pop_front();
-    const HubStatus& h = hubs_[std::max(PreferredHub(), 0)];
-    w->OnLinkUnavailable(Status::Error("no hub reachable" + (h.last_error.empty() ? "" : ": " + h.last_error)));
-  }
+  ExpireWaiters(now);
   Refill();
+}
+
+bool HubPool::AllLinksBusy() const {
+  if (static_cast<int>(links_.size()) < config_.pool_max) return false;
+  return std::any_of(links_.begin(), links_.end(), [](HubLink* l) {
+    return l->state_ == HubLink::State::kBusy || l->state_ == HubLink::State::kPinging;
+  });
+}
+
+void HubPool::ExpireWaiters(uint64_t now) {
+  if (waiters_.empty()) return;
+  // A burst above pool_max queues: busy links come back as their requests
+  // end, so such a wait is bounded by the queue timeout, not by the connect
+  // timeout, which is about reaching a hub. When links go instead of coming
+  // back (hub lost), the pool has room again and the connect timeout counts
+  // from then. Both deadlines grow with since_ms, and the queue stays in
+  // since_ms order (waiters join at the back), so the front expires first.
+  bool all_busy = AllLinksBusy();
+  if (all_busy) all_busy_ms_ = now;
+  uint64_t queue_ms = static_cast<uint64_t>(config_.pool_queue_timeout_sec) * 1000;
+  uint64_t connect_ms = static_cast<uint64_t>(config_.connect_timeout_sec) * 1000;
+  while (!waiters_.empty()) {
+    const Waiter& front = waiters_.front();
+    Status why;
+    if (all_busy) {
+      if (now - front.since_ms <= queue_ms) break;
+      why = Status::Error("all " + std::to_string(links_.size()) + " hub links (pool.max) stayed busy for " +
+                          std::to_string(config_.pool_queue_timeout_sec) + " s");
+    } else {
+      if (now - std::max(front.since_ms, all_busy_ms_) <= connect_ms) break;
+      const HubStatus& h = hubs_[std::max(PreferredHub(), 0)];
+      why = Status::Error("no hub reachable" + (h.last_error.empty() ? "" : ": " + h.last_error));
+    }
+    LinkWaiter* w = front.waiter;
+    waiters_.pop_front();
+    w->OnLinkUnavailable(why);
+  }
 }
 
 void HubPool::Refill() {
@@ -232,6 +262,7 @@ void HubPool::Refill() {
     }
   }
   int room = config_.pool_max - static_cast<int>(links_.size());
+  if (room <= 0) MakeRoomForFreshWaiter();
   for (int i = 0; i < static_cast<int>(hubs_.size()) && (fill < 0 || i < fill) && room > 0; ++i) {
     if (hubs_[i].next_attempt_ms <= now && ConnectingTo(i) == 0) {
       Connect(i);
@@ -246,6 +277,26 @@ void HubPool::Refill() {
       if (l->state_ == HubLink::State::kIdle && l->hub_index_ > fill && l->stream_) l->stream_->Close();
   int want = config_.pool_min_idle + static_cast<int>(waiters_.size()) - IdleOn(fill) - ConnectingTo(fill);
   for (int i = 0; i < want && room > 0; ++i, --room) Connect(fill);
+}
+
+void HubPool::MakeRoomForFreshWaiter() {
+  // A retry waits for a newly connected link, which a full pool cannot open;
+  // the links that come back are reused ones, so they sit idle (the waiters
+  // ahead took what they could). Let one go so a fresh link can be opened.
+  // One at a time: not while a link is connecting or one let go is still
+  // closing (kClosed until its close callback removes it).
+  if (std::none_of(waiters_.begin(), waiters_.end(), [](const Waiter& w) { return w.fresh; })) return;
+  if (std::any_of(links_.begin(), links_.end(), [](HubLink* l) {
+        return l->state_ == HubLink::State::kConnecting || l->state_ == HubLink::State::kClosed;
+      }))
+    return;
+  for (HubLink* l : links_) {
+    if (l->state_ == HubLink::State::kIdle && l->stream_) {
+      l->state_ = HubLink::State::kClosed;  // never granted while closing
+      l->stream_->Close();                  // LinkClosed() refills into the freed slot
+      return;
+    }
+  }
 }
 
 int HubPool::ConnectingTo(int hub) const {
@@ -354,6 +405,9 @@ void HubPool::Release(HubLink* link, bool reusable) {
   }
   link->stream_->ResumeReading();
   MakeIdle(link);
+  // Still idle with waiters queued: they all want a fresh link, which a full
+  // pool has to make room for.
+  if (link->state_ == HubLink::State::kIdle && !waiters_.empty()) Refill();
 }
 
 }  // namespace tether

@@ -37,7 +37,8 @@ class LinkWaiter {
  public:
   virtual ~LinkWaiter() = default;
   virtual void OnLinkGranted(HubLink* link) = 0;
-  // The pool could not provide a link (no hub reachable within the timeout).
+  // The pool could not provide a link: no hub reachable within
+  // connect_timeout_sec, or every link busy for pool_queue_timeout_sec.
   virtual void OnLinkUnavailable(const Status& why) = 0;
 };
 
@@ -100,8 +101,11 @@ class HubPool {
   void Stop();     // closes every link and stops timers
 
   // Grants an idle link now (returns it) or queues the waiter and returns
-  // nullptr. With fresh=true only a newly connected link is granted (used to
-  // retry a request whose pooled link turned out dead).
+  // nullptr. Waiters are served in order as links open or come back; one
+  // waits up to pool_queue_timeout_sec while all pool_max links are busy
+  // (they come back as requests finish), else up to connect_timeout_sec for
+  // a connect. With fresh=true only a newly connected link is granted (used
+  // to retry a request whose pooled link turned out dead).
   HubLink* Acquire(LinkWaiter* waiter, bool fresh = false);
   void CancelWait(LinkWaiter* waiter);
   // Attaches the user that will receive the link's events.
@@ -124,13 +128,19 @@ class HubPool {
   struct Waiter {
     LinkWaiter* waiter;
     bool fresh;
-    uint64_t since_ms;
+    uint64_t since_ms;  // queued at
   };
   // Timer tick: link timeouts, idle pings, waiter timeouts, then Refill().
   void Maintain();
+  // Fails the waiters that waited too long (see Acquire).
+  void ExpireWaiters(uint64_t now);
+  // True when the pool is at pool_max with requests or pings on its open
+  // links: a waiter then waits for one to come back, not for a connect.
+  bool AllLinksBusy() const;
   // Demand only (after a link is taken, opened or closed): connects what the
   // pool needs and lets go of idle links to a worse hub. O(links), no timers.
   void Refill();
+  void MakeRoomForFreshWaiter();
   void Connect(int hub_index);
   int PreferredHub() const;
   int ConnectingTo(int hub) const;
@@ -150,6 +160,9 @@ class HubPool {
   std::deque<Waiter> waiters_;
   uv_timer_t* timer_ = nullptr;
   bool stopped_ = false;
+  // Last time AllLinksBusy() was seen true: a waiter's connect timeout counts
+  // from the later of this and its queueing.
+  uint64_t all_busy_ms_ = 0;
   uint64_t links_opened_ = 0;
   uint64_t link_failures_ = 0;
 };

@@ -31,6 +31,18 @@ TEST_F(EdgeConfigTest, MinimalFileWithDefaults) {
   EXPECT_EQ(c->hubs[0].port, 8443);
   EXPECT_EQ(c->hubs[0].server_name, "hub.example.com");
   EXPECT_EQ(c->pool_min_idle, 4);
+  EXPECT_EQ(c->connect_timeout_sec, 10);
+  EXPECT_EQ(c->pool_queue_timeout_sec, 60);
+}
+
+TEST_F(EdgeConfigTest, PoolQueueTimeout) {
+  auto c = LoadEdgeConfig(WriteTemp(R"({"hubs":["h:1"],"hub_tls":{"ca":"x"},"edge_token":"t","pool":{"queue_timeout_sec":5}})"));
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->pool_queue_timeout_sec, 5);
+  EXPECT_EQ(c->connect_timeout_sec, 10);
+  c = LoadEdgeConfig(WriteTemp(R"({"hubs":["h:1"],"hub_tls":{"ca":"x"},"edge_token":"t","pool":{"queue_timeout_sec":0}})"));
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("pool.queue_timeout_sec"), std::string::npos) << c.status().message();
 }
 
 TEST_F(EdgeConfigTest, ErrorsNameFileAndKeyPath) {

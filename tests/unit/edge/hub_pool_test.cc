@@ -240,5 +240,124 @@ TEST_F(HubPoolTest, FailsOverToTheSecondHubAndReturnsToTheFirst) {
   ASSERT_TRUE(RunUntil(&loop_, [&] { return first.open() == 0 && second.open() == 0; }, 2000));
 }
 
+TEST_F(HubPoolTest, ABurstAbovePoolMaxQueuesUntilLinksComeBack) {
+  FakeHub hub(&loop_, server_tls_.get());
+  ASSERT_TRUE(hub.Listen(0).ok());
+  EdgeConfig config = Config(hub.port());  // connect_timeout_sec 1
+  config.pool_max = 2;
+  config.pool_queue_timeout_sec = 3;
+  HubPool pool(&loop_, config);
+  ASSERT_TRUE(pool.Start().ok());
+  ASSERT_TRUE(RunUntil(&loop_, [&] { return pool.idle_count() == 2; }, 5000));
+  Waiter a, b, c;
+  HubLink* la = pool.Acquire(&a);
+  HubLink* lb = pool.Acquire(&b);
+  ASSERT_NE(la, nullptr);
+  ASSERT_NE(lb, nullptr);
+  EXPECT_EQ(pool.Acquire(&c), nullptr);
+  EXPECT_EQ(pool.waiting_count(), 1);
+
+  // Twice the connect timeout later the third request is still queued (not
+  // failed), and the pool has opened no link beyond pool.max.
+  EXPECT_FALSE(RunUntil(&loop_, [&] { return c.granted || !c.unavailable.empty(); }, 2000));
+  EXPECT_EQ(c.unavailable, "");
+  EXPECT_EQ(pool.waiting_count(), 1);
+  EXPECT_EQ(hub.open(), 2);
+  EXPECT_EQ(pool.links_opened(), 2u);
+
+  // A link comes back: the waiter gets it at once.
+  pool.Release(la, true);
+  EXPECT_EQ(c.granted, la);
+  EXPECT_EQ(pool.waiting_count(), 0);
+
+  // Waiters are served in the order they came.
+  Waiter d, e;
+  EXPECT_EQ(pool.Acquire(&d), nullptr);
+  EXPECT_EQ(pool.Acquire(&e), nullptr);
+  pool.Release(lb, true);
+  EXPECT_EQ(d.granted, lb);
+  EXPECT_EQ(e.granted, nullptr);
+  pool.Release(c.granted, true);
+  EXPECT_EQ(e.granted, la);
+
+  // Nothing comes back within pool.queue_timeout_sec: the waiter is told why.
+  Waiter f;
+  uint64_t queued = NowMs();
+  EXPECT_EQ(pool.Acquire(&f), nullptr);
+  ASSERT_TRUE(RunUntil(&loop_, [&] { return !f.unavailable.empty() || f.granted; }, 6000));
+  EXPECT_EQ(f.granted, nullptr);
+  EXPECT_GE(NowMs() - queued, 3000u);
+  EXPECT_NE(f.unavailable.find("all 2 hub links (pool.max) stayed busy for 3 s"), std::string::npos) << f.unavailable;
+  EXPECT_EQ(pool.links_opened(), 2u);
+
+  pool.Release(d.granted, true);
+  pool.Release(e.granted, true);
+  pool.Stop();
+  hub.Shutdown();
+  ASSERT_TRUE(RunUntil(&loop_, [&] { return hub.open() == 0; }, 2000));
+}
+
+TEST_F(HubPoolTest, AQueuedRequestStillFailsAfterTheConnectTimeoutWhenTheHubIsLost) {
+  FakeHub hub(&loop_, server_tls_.get());
+  ASSERT_TRUE(hub.Listen(0).ok());
+  EdgeConfig config = Config(hub.port());  // connect_timeout_sec 1
+  config.pool_min_idle = 1;
+  config.pool_max = 1;
+  config.pool_queue_timeout_sec = 60;
+  HubPool pool(&loop_, config);
+  ASSERT_TRUE(pool.Start().ok());
+  ASSERT_TRUE(RunUntil(&loop_, [&] { return pool.idle_count() == 1; }, 5000));
+  Waiter a, c;
+  ASSERT_NE(pool.Acquire(&a), nullptr);  // dangles once the hub goes; never used
+  EXPECT_EQ(pool.Acquire(&c), nullptr);
+  EXPECT_FALSE(RunUntil(&loop_, [&] { return c.granted || !c.unavailable.empty(); }, 1500));
+
+  // The busy link goes instead of coming back: the wait is for a connect now,
+  // and the connect timeout, not the queue timeout, ends it.
+  hub.Shutdown();
+  uint64_t lost = NowMs();
+  ASSERT_TRUE(RunUntil(&loop_, [&] { return c.granted || !c.unavailable.empty(); }, 10000));
+  EXPECT_EQ(c.granted, nullptr);
+  EXPECT_LT(NowMs() - lost, 3000u);
+  EXPECT_NE(c.unavailable.find("no hub reachable"), std::string::npos) << c.unavailable;
+
+  // And a request arriving while the hub is down fails the same way.
+  Waiter d;
+  uint64_t asked = NowMs();
+  EXPECT_EQ(pool.Acquire(&d), nullptr);
+  ASSERT_TRUE(RunUntil(&loop_, [&] { return d.granted || !d.unavailable.empty(); }, 10000));
+  EXPECT_LT(NowMs() - asked, 3000u);
+  EXPECT_NE(d.unavailable.find("no hub reachable"), std::string::npos) << d.unavailable;
+  pool.Stop();
+  ASSERT_TRUE(RunUntil(&loop_, [&] { return hub.open() == 0; }, 2000));
+}
+
+TEST_F(HubPoolTest, ARetryGetsAFreshLinkInAFullPool) {
+  FakeHub hub(&loop_, server_tls_.get());
+  ASSERT_TRUE(hub.Listen(0).ok());
+  EdgeConfig config = Config(hub.port());  // connect_timeout_sec 1
+  config.pool_min_idle = 1;
+  config.pool_max = 1;
+  HubPool pool(&loop_, config);
+  ASSERT_TRUE(pool.Start().ok());
+  ASSERT_TRUE(RunUntil(&loop_, [&] { return pool.idle_count() == 1; }, 5000));
+  Waiter a, f;
+  HubLink* la = pool.Acquire(&a);
+  ASSERT_NE(la, nullptr);
+  EXPECT_EQ(pool.Acquire(&f, /*fresh=*/true), nullptr);
+  // The link that comes back has carried a request: not for a retry. The
+  // pool lets it go and opens a new one in its slot.
+  pool.Release(la, true);
+  EXPECT_EQ(f.granted, nullptr);
+  ASSERT_TRUE(RunUntil(&loop_, [&] { return f.granted || !f.unavailable.empty(); }, 5000));
+  ASSERT_NE(f.granted, nullptr) << f.unavailable;
+  EXPECT_EQ(pool.links_opened(), 2u);
+  EXPECT_LE(hub.open(), 2);  // the old one may still be closing on the hub side
+  pool.Release(f.granted, true);
+  pool.Stop();
+  hub.Shutdown();
+  ASSERT_TRUE(RunUntil(&loop_, [&] { return hub.open() == 0; }, 2000));
+}
+
 }  // namespace
 }  // namespace tether
