@@ -23,6 +23,7 @@
 #include <mutex>
 #include <vector>
 
+#include "common/tls_record.h"
 #include "mbedtls/asn1write.h"
 #include "mbedtls/ctr_drbg.h"
 #include "mbedtls/entropy.h"
@@ -252,6 +253,35 @@ Status LoadKey(mbedtls_pk_context* key, const std::string& file, const char* wha
 }
 
 // One saved client session (ticket or session id plus master secret).
+// The key block mbedTLS derives for a session (RFC 5246 section 6.3), kept
+// until the handshake ends so the records can move to libcrypto.
+// mbedTLS reports it through a per-config callback; the session whose
+// handshake step is running on this thread is the one it belongs to.
+struct KeyBlockCapture {
+  std::string block;
+  size_t mac_len = 0, key_len = 0, iv_len = 0;
+  bool got = false;
+};
+thread_local KeyBlockCapture* g_key_capture = nullptr;
+
+int OnExportKeys(void*, const unsigned char*, const unsigned char* key_block, size_t mac_len, size_t key_len, size_t iv_len,
+                 const unsigned char*, const unsigned char*, mbedtls_tls_prf_types) noexcept {
+  if (KeyBlockCapture* c = g_key_capture) {
+    c->block.assign(reinterpret_cast<const char*>(key_block), 2 * (mac_len + key_len + iv_len));
+    c->mac_len = mac_len;
+    c->key_len = key_len;
+    c->iv_len = iv_len;
+    c->got = true;
+  }
+  return 0;
+}
+
+uint64_t Be64(const unsigned char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];
+  return v;
+}
+
 struct SavedSession {
   mbedtls_ssl_session s;
   SavedSession() { mbedtls_ssl_session_init(&s); }
@@ -274,6 +304,8 @@ struct TlsContext::Impl {
   mbedtls_x509_crt ca;
   mbedtls_ssl_ticket_context ticket;
   int authmode = MBEDTLS_SSL_VERIFY_NONE;
+  bool libcrypto_records = true;
+  int only_suite[2] = {0, 0};  // a one-suite list for mbedtls_ssl_conf_ciphersuites
 
   // Client side.
   bool has_ca = false;
@@ -301,7 +333,8 @@ struct TlsContext::Impl {
   Impl& operator=(const Impl&) = delete;
 
   // Shared by both ends: RNG, TLS 1.2 exactly, the AEAD suite list.
-  Status Configure(int endpoint) {
+  Status Configure(int endpoint, bool records_via_libcrypto, const std::string& only_cipher_suite) {
+    libcrypto_records = records_via_libcrypto;
     if (int ret = drbg.Seed(endpoint == MBEDTLS_SSL_IS_SERVER ? "tether-tls-server" : "tether-tls-client"); ret != 0)
       return Status::Error(MbedError("seeding the random generator", ret));
     if (int ret = mbedtls_ssl_config_defaults(&conf, endpoint, MBEDTLS_SSL_TRANSPORT_STREAM,
@@ -312,6 +345,12 @@ struct TlsContext::Impl {
     mbedtls_ssl_conf_min_version(&conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
     mbedtls_ssl_conf_max_version(&conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
     mbedtls_ssl_conf_ciphersuites(&conf, kCipherSuites);
+    mbedtls_ssl_conf_export_keys_ext_cb(&conf, OnExportKeys, nullptr);
+    if (!only_cipher_suite.empty()) {
+      only_suite[0] = mbedtls_ssl_get_ciphersuite_id(only_cipher_suite.c_str());
+      if (only_suite[0] == 0) return Status::Error("unknown cipher suite " + only_cipher_suite);
+      mbedtls_ssl_conf_ciphersuites(&conf, only_suite);
+    }
     return Status::Ok();
   }
 
@@ -335,7 +374,7 @@ Result<std::unique_ptr<TlsContext>> TlsContext::NewServer(const TlsServerOptions
   impl->server = true;
   if (options.cert_file.empty() || options.key_file.empty())
     return Status::Error("a TLS server needs cert_file and key_file");
-  if (Status st = impl->Configure(MBEDTLS_SSL_IS_SERVER); !st.ok()) return st;
+  if (Status st = impl->Configure(MBEDTLS_SSL_IS_SERVER, options.libcrypto_records, options.only_cipher_suite); !st.ok()) return st;
   if (Status st = impl->LoadOwnCert(options.cert_file, options.key_file); !st.ok()) return st;
   if (!options.client_ca_file.empty()) {
     if (Status st = LoadCerts(&impl->ca, options.client_ca_file, "client_ca_file"); !st.ok()) return st;
@@ -362,7 +401,7 @@ Result<std::unique_ptr<TlsContext>> TlsContext::NewClient(const TlsClientOptions
   impl->server = false;
   impl->insecure = options.insecure;
   impl->resume_sessions = options.resume_sessions;
-  if (Status st = impl->Configure(MBEDTLS_SSL_IS_CLIENT); !st.ok()) return st;
+  if (Status st = impl->Configure(MBEDTLS_SSL_IS_CLIENT, options.libcrypto_records, options.only_cipher_suite); !st.ok()) return st;
   if (!options.cert_file.empty() || !options.key_file.empty()) {
     if (options.cert_file.empty() || options.key_file.empty())
       return Status::Error("a client certificate needs both cert_file and key_file");
@@ -409,11 +448,18 @@ struct TlsSession::Impl {
 
   bool done = false;
   bool resumed = false;
+  // After the handshake, application records are sealed and opened by
+  // libcrypto (common/tls_record.h) instead of mbedTLS.
+  KeyBlockCapture keys;
+  std::unique_ptr<RecordProtector> seal, open;
   Status failure;             // sticky: a failed session stays failed
   std::string verify_error;   // reason recorded by the verify callback
 
   Impl(TlsContext::Impl* c, std::string_view name) : ctx(c), server_name(name) { mbedtls_ssl_init(&ssl); }
-  ~Impl() { mbedtls_ssl_free(&ssl); }
+  ~Impl() {
+    mbedtls_platform_zeroize(keys.block.data(), keys.block.size());
+    mbedtls_ssl_free(&ssl);
+  }
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
 
@@ -537,6 +583,71 @@ struct TlsSession::Impl {
     return failure;
   }
 
+  // Hands the record layer to libcrypto once the handshake is over: the
+  // negotiated AEAD with this session's keys, continuing mbedTLS's sequence
+  // numbers (its Finished messages used 0). Only from a clean state: nothing
+  // half-read or unsent inside mbedTLS; otherwise mbedTLS keeps the records.
+  void MoveRecordsToLibcrypto() {
+    RecordAead aead;
+    const char* suite = mbedtls_ssl_get_ciphersuite(&ssl);
+    bool ok = ctx->libcrypto_records && keys.got && suite && RecordAeadForSuite(suite, &aead) && keys.mac_len == 0 &&
+              keys.key_len == RecordKeyLength(aead) && keys.iv_len == RecordFixedIvLength(aead) && ssl.in_left == 0 &&
+              ssl.out_left == 0 && mbedtls_ssl_get_bytes_avail(&ssl) == 0 && ssl.in_ctr != nullptr;
+    if (ok) {
+      std::string_view kb = keys.block;
+      const size_t kl = keys.key_len, il = keys.iv_len;
+      std::string_view client_key = kb.substr(0, kl), server_key = kb.substr(kl, kl);
+      std::string_view client_iv = kb.substr(2 * kl, il), server_iv = kb.substr(2 * kl + il, il);
+      bool server = ctx->server;
+      auto sealer = RecordProtector::New(aead, server ? server_key : client_key, server ? server_iv : client_iv, Be64(ssl.cur_out_ctr));
+      auto opener = RecordProtector::New(aead, server ? client_key : server_key, server ? client_iv : server_iv, Be64(ssl.in_ctr));
+      if (sealer.ok() && opener.ok()) {
+        seal = std::move(sealer.value());
+        open = std::move(opener.value());
+      }
+    }
+    mbedtls_platform_zeroize(keys.block.data(), keys.block.size());
+    keys.block.clear();
+  }
+
+  // Application records through libcrypto: whole records from `in`, alerts
+  // and a HelloRequest handled here (no renegotiation: RFC 5246 section
+  // 7.4.1.1 lets a client ignore it).
+  Status ReadRecords(std::string* out, bool* peer_closed) {
+    std::string control;
+    for (;;) {
+      std::string_view avail(in.data() + in_pos, in.size() - in_pos);
+      Result<size_t> size = NextRecordSize(avail);
+      if (!size.ok()) return failure = size.status();
+      if (*size == 0) break;
+      uint8_t type = avail[0];
+      control.clear();
+      Status st = open->Open(avail.substr(0, *size), &type, type == kApplicationData ? out : &control);
+      if (!st.ok()) return failure = st;
+      in_pos += *size;
+      if (type == kApplicationData || type == kHandshake) continue;
+      if (type == kAlert && control.size() == 2 && control[1] == 0) {  // close_notify
+        *peer_closed = true;
+        break;
+      }
+      if (type == kAlert && control.size() == 2) {
+        unsigned char code = static_cast<unsigned char>(control[1]);
+        return failure = Status::Error(std::string("peer sent fatal alert ") + AlertName(code) + " (" + std::to_string(code) + ")");
+      }
+      return failure = Status::Error("unexpected TLS record of type " + std::to_string(type) + " after the handshake");
+    }
+    if (in_pos == in.size()) {
+      in.clear();
+      in_pos = 0;
+    } else if (in_pos >= 64 * 1024) {
+      in.erase(0, in_pos);
+      in_pos = 0;
+    }
+    return Status::Ok();
+  }
+
+  static constexpr uint8_t kAlert = 21, kHandshake = 22, kApplicationData = 23;
+
   // Runs after HANDSHAKE_OVER: re-checks what OPTIONAL modes let through and
   // remembers the session for the next connection.
   Status Finish() {
@@ -556,6 +667,7 @@ struct TlsSession::Impl {
       return failure;
     }
     done = true;
+    MoveRecordsToLibcrypto();
     if (!ctx->server && ctx->resume_sessions) {
       auto saved = std::make_unique<SavedSession>();
       if (mbedtls_ssl_get_session(&ssl, &saved->s) == 0) {
@@ -588,7 +700,9 @@ Status TlsSession::Handshake(bool* done) {
   // ids alike, without reading mbedTLS's private handshake struct.
   while (s.ssl.state != MBEDTLS_SSL_HANDSHAKE_OVER) {
     int before = s.ssl.state;
+    g_key_capture = &s.keys;
     int ret = mbedtls_ssl_handshake_step(&s.ssl);
+    g_key_capture = nullptr;
     if (before == MBEDTLS_SSL_SERVER_HELLO && s.ssl.state == MBEDTLS_SSL_SERVER_CHANGE_CIPHER_SPEC) s.resumed = true;
     if (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE) return Status::Ok();
     if (ret != 0) return s.Fail(ret);
@@ -605,6 +719,7 @@ Status TlsSession::Read(std::string* out, bool* peer_closed) {
   *peer_closed = false;
   if (!s.failure.ok()) return s.failure;
   if (!s.done) return Status::Error("read before the TLS handshake completed");
+  if (s.open) return s.ReadRecords(out, peer_closed);
   // Records decrypt into a per-thread scratch buffer and only their bytes are
   // appended: growing `out` by a whole record each time would zero-fill and
   // often reallocate 16 KiB per read.
@@ -630,6 +745,11 @@ Status TlsSession::Write(std::string_view data) {
   Impl& s = *impl_;
   if (!s.failure.ok()) return s.failure;
   if (!s.done) return Status::Error("write before the TLS handshake completed");
+  if (s.seal) {
+    Status st = s.seal->Seal(Impl::kApplicationData, data, &s.out);
+    if (!st.ok()) s.failure = st;
+    return st;
+  }
   // mbedtls_ssl_write takes at most one record (16 KiB) per call.
   while (!data.empty()) {
     int ret = mbedtls_ssl_write(&s.ssl, reinterpret_cast<const unsigned char*>(data.data()), data.size());
@@ -643,7 +763,13 @@ Status TlsSession::Write(std::string_view data) {
 }
 
 void TlsSession::SendCloseNotify() {
-  if (impl_->done && impl_->failure.ok()) mbedtls_ssl_close_notify(&impl_->ssl);
+  if (!impl_->done || !impl_->failure.ok()) return;
+  if (impl_->seal) {
+    static constexpr char kCloseNotify[] = {1, 0};  // warning, close_notify
+    impl_->seal->Seal(Impl::kAlert, std::string_view(kCloseNotify, 2), &impl_->out);
+    return;
+  }
+  mbedtls_ssl_close_notify(&impl_->ssl);
 }
 
 std::string TlsSession::TakeCiphertext() {
@@ -654,6 +780,7 @@ std::string TlsSession::TakeCiphertext() {
 
 bool TlsSession::HasCiphertext() const { return !impl_->out.empty(); }
 bool TlsSession::resumed() const { return impl_->resumed; }
+bool TlsSession::records_via_libcrypto() const { return impl_->seal != nullptr; }
 
 std::string TlsSession::cipher_suite() const {
   const char* name = impl_->done ? mbedtls_ssl_get_ciphersuite(&impl_->ssl) : nullptr;

@@ -285,6 +285,82 @@ TEST(TlsTest, ReadWithDataAndCloseNotifyInOneDelivery) {
   EXPECT_TRUE(closed);
 }
 
+// Records sealed by libcrypto must open in mbedTLS and the other way round,
+// for every suite we offer, after full and abbreviated handshakes alike: the
+// key block split, the nonces and the sequence numbers carried over from the
+// handshake all have to match what a standard TLS 1.2 peer does.
+TEST(TlsTest, LibcryptoRecordsInteroperateWithMbedtlsRecords) {
+  struct Side {
+    bool client_libcrypto, server_libcrypto;
+  };
+  for (const char* suite : {"TLS-ECDHE-ECDSA-WITH-CHACHA20-POLY1305-SHA256", "TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256",
+                            "TLS-ECDHE-ECDSA-WITH-AES-256-GCM-SHA384"}) {
+    for (Side side : {Side{true, false}, Side{false, true}, Side{true, true}}) {
+      SCOPED_TRACE(std::string(suite) + (side.client_libcrypto ? " client:libcrypto" : " client:mbedtls") +
+                   (side.server_libcrypto ? " server:libcrypto" : " server:mbedtls"));
+      TlsServerOptions so;
+      so.libcrypto_records = side.server_libcrypto;
+      so.only_cipher_suite = suite;
+      auto sctx = Server(so);
+      TlsClientOptions co = TrustCa();
+      co.libcrypto_records = side.client_libcrypto;
+      auto cctx = Client(co);
+      ASSERT_TRUE(sctx && cctx);
+      for (int round = 0; round < 2; ++round) {  // the second handshake resumes the session
+        Conn c(cctx.get(), sctx.get(), "localhost", 701);
+        HandshakeResult r = c.Handshake();
+        ASSERT_TRUE(r.ok()) << r.client.message() << " / " << r.server.message();
+        EXPECT_EQ(c.client.resumed(), round == 1);
+        EXPECT_EQ(c.client.cipher_suite(), suite);
+        EXPECT_EQ(c.client.records_via_libcrypto(), side.client_libcrypto);
+        EXPECT_EQ(c.server.records_via_libcrypto(), side.server_libcrypto);
+        for (size_t n : {size_t{1}, size_t{16384}, size_t{16385}, size_t{100 * 1024}}) {
+          std::string data = Pattern(n);
+          EXPECT_TRUE(c.Transfer(&c.client, &c.server, &c.c2s, data) == data) << n;
+          EXPECT_TRUE(c.Transfer(&c.server, &c.client, &c.s2c, data) == data) << n;
+        }
+        c.server.SendCloseNotify();
+        std::string alert = c.server.TakeCiphertext();
+        c.client.PutCiphertext(alert.data(), alert.size());
+        std::string got;
+        bool closed = false;
+        ASSERT_TRUE(c.client.Read(&got, &closed).ok());
+        EXPECT_TRUE(closed);
+      }
+    }
+  }
+}
+
+TEST(TlsTest, TamperedLibcryptoRecordFailsTheSession) {
+  auto sctx = Server();
+  auto cctx = Client(TrustCa());
+  Conn c(cctx.get(), sctx.get(), "localhost", 4096);
+  ASSERT_TRUE(c.Handshake().ok());
+  ASSERT_TRUE(c.client.records_via_libcrypto());
+  ASSERT_TRUE(c.client.Write("authentic").ok());
+  std::string wire = c.client.TakeCiphertext();
+  wire[wire.size() / 2] ^= 1;
+  c.server.PutCiphertext(wire.data(), wire.size());
+  std::string got;
+  bool closed = false;
+  Status st = c.server.Read(&got, &closed);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("bad_record_mac"), std::string::npos) << st.message();
+  EXPECT_TRUE(got.empty());
+  // The session stays failed: nothing more is accepted or sent.
+  EXPECT_FALSE(c.server.Read(&got, &closed).ok());
+  EXPECT_FALSE(c.server.Write("x").ok());
+  // A replayed record (right bytes, wrong sequence number) fails as well.
+  Conn d(cctx.get(), sctx.get(), "localhost", 4096);
+  ASSERT_TRUE(d.Handshake().ok());
+  ASSERT_TRUE(d.client.Write("once").ok());
+  std::string record = d.client.TakeCiphertext();
+  d.server.PutCiphertext(record.data(), record.size());
+  ASSERT_TRUE(d.server.Read(&got, &closed).ok());
+  d.server.PutCiphertext(record.data(), record.size());
+  EXPECT_FALSE(d.server.Read(&got, &closed).ok());
+}
+
 TEST(TlsTest, ReadAndWriteBeforeHandshakeFail) {
   auto sctx = Server();
   auto cctx = Client(TrustCa());
