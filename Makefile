@@ -13,7 +13,7 @@ LLHTTP_SRC := /usr/share/llhttp
 OPT      ?= -O2
 CXXFLAGS += -std=c++20 $(OPT) -g -Wall -Wextra -I. -I$(LLHTTP_INC) -MMD -MP
 CFLAGS   += $(OPT) -g -w -I$(LLHTTP_INC) -MMD -MP
-LDLIBS   += -luv -lmbedtls -lmbedx509 -lmbedcrypto -lcrypto -lcjson -lsqlite3 -lpthread
+LDLIBS   += -luv -lmbedtls -lmbedx509 -lmbedcrypto -lcjson -lsqlite3 -lpthread
 
 ifeq ($(SAN),1)
   BUILD    := build-san
@@ -23,7 +23,7 @@ ifeq ($(SAN),1)
   LDFLAGS  += $(SANFLAGS)
 endif
 
-DEB_PACKAGES := build-essential pkg-config libuv1-dev node-llhttp libmbedtls-dev libssl-dev libcjson-dev \
+DEB_PACKAGES := build-essential pkg-config libuv1-dev node-llhttp libmbedtls-dev libcjson-dev \
                 libsqlite3-dev googletest libgtest-dev libbenchmark-dev curl openssl
 # Tools found by command rather than by package: a machine may have them from
 # elsewhere (node from NodeSource conflicts with Debian's npm package).

@@ -254,7 +254,7 @@ Status LoadKey(mbedtls_pk_context* key, const std::string& file, const char* wha
 
 // One saved client session (ticket or session id plus master secret).
 // The key block mbedTLS derives for a session (RFC 5246 section 6.3), kept
-// until the handshake ends so the records can move to libcrypto.
+// until the handshake ends so the records can move out of mbedTLS.
 // mbedTLS reports it through a per-config callback; the session whose
 // handshake step is running on this thread is the one it belongs to.
 struct KeyBlockCapture {
@@ -304,7 +304,7 @@ struct TlsContext::Impl {
   mbedtls_x509_crt ca;
   mbedtls_ssl_ticket_context ticket;
   int authmode = MBEDTLS_SSL_VERIFY_NONE;
-  bool libcrypto_records = true;
+  bool fast_records = true;
   int only_suite[2] = {0, 0};  // a one-suite list for mbedtls_ssl_conf_ciphersuites
 
   // Client side.
@@ -333,8 +333,8 @@ struct TlsContext::Impl {
   Impl& operator=(const Impl&) = delete;
 
   // Shared by both ends: RNG, TLS 1.2 exactly, the AEAD suite list.
-  Status Configure(int endpoint, bool records_via_libcrypto, const std::string& only_cipher_suite) {
-    libcrypto_records = records_via_libcrypto;
+  Status Configure(int endpoint, bool own_records, const std::string& only_cipher_suite) {
+    fast_records = own_records;
     if (int ret = drbg.Seed(endpoint == MBEDTLS_SSL_IS_SERVER ? "tether-tls-server" : "tether-tls-client"); ret != 0)
       return Status::Error(MbedError("seeding the random generator", ret));
     if (int ret = mbedtls_ssl_config_defaults(&conf, endpoint, MBEDTLS_SSL_TRANSPORT_STREAM,
@@ -374,7 +374,7 @@ Result<std::unique_ptr<TlsContext>> TlsContext::NewServer(const TlsServerOptions
   impl->server = true;
   if (options.cert_file.empty() || options.key_file.empty())
     return Status::Error("a TLS server needs cert_file and key_file");
-  if (Status st = impl->Configure(MBEDTLS_SSL_IS_SERVER, options.libcrypto_records, options.only_cipher_suite); !st.ok()) return st;
+  if (Status st = impl->Configure(MBEDTLS_SSL_IS_SERVER, options.fast_records, options.only_cipher_suite); !st.ok()) return st;
   if (Status st = impl->LoadOwnCert(options.cert_file, options.key_file); !st.ok()) return st;
   if (!options.client_ca_file.empty()) {
     if (Status st = LoadCerts(&impl->ca, options.client_ca_file, "client_ca_file"); !st.ok()) return st;
@@ -401,7 +401,7 @@ Result<std::unique_ptr<TlsContext>> TlsContext::NewClient(const TlsClientOptions
   impl->server = false;
   impl->insecure = options.insecure;
   impl->resume_sessions = options.resume_sessions;
-  if (Status st = impl->Configure(MBEDTLS_SSL_IS_CLIENT, options.libcrypto_records, options.only_cipher_suite); !st.ok()) return st;
+  if (Status st = impl->Configure(MBEDTLS_SSL_IS_CLIENT, options.fast_records, options.only_cipher_suite); !st.ok()) return st;
   if (!options.cert_file.empty() || !options.key_file.empty()) {
     if (options.cert_file.empty() || options.key_file.empty())
       return Status::Error("a client certificate needs both cert_file and key_file");
@@ -448,8 +448,8 @@ struct TlsSession::Impl {
 
   bool done = false;
   bool resumed = false;
-  // After the handshake, application records are sealed and opened by
-  // libcrypto (common/tls_record.h) instead of mbedTLS.
+  // After the handshake, ChaCha20-Poly1305 records are sealed and opened
+  // here (common/tls_record.h) instead of by mbedTLS.
   KeyBlockCapture keys;
   std::unique_ptr<RecordProtector> seal, open;
   Status failure;             // sticky: a failed session stays failed
@@ -583,15 +583,15 @@ struct TlsSession::Impl {
     return failure;
   }
 
-  // Hands the record layer to libcrypto once the handshake is over: the
-  // negotiated AEAD with this session's keys, continuing mbedTLS's sequence
-  // numbers (its Finished messages used 0). Only from a clean state: nothing
-  // half-read or unsent inside mbedTLS; otherwise mbedTLS keeps the records.
-  void MoveRecordsToLibcrypto() {
-    RecordAead aead;
+  // Takes the record layer over from mbedTLS once the handshake is over,
+  // for a ChaCha20-Poly1305 suite: this session's keys, continuing mbedTLS's
+  // sequence numbers (its Finished messages used 0). Only from a clean state:
+  // nothing half-read or unsent inside mbedTLS; otherwise, and for the GCM
+  // suites, mbedTLS keeps the records.
+  void MoveRecordsOutOfMbedtls() {
     const char* suite = mbedtls_ssl_get_ciphersuite(&ssl);
-    bool ok = ctx->libcrypto_records && keys.got && suite && RecordAeadForSuite(suite, &aead) && keys.mac_len == 0 &&
-              keys.key_len == RecordKeyLength(aead) && keys.iv_len == RecordFixedIvLength(aead) && ssl.in_left == 0 &&
+    bool ok = ctx->fast_records && keys.got && suite && IsChaChaPolySuite(suite) && keys.mac_len == 0 &&
+              keys.key_len == kChaChaKeyBytes && keys.iv_len == kChaChaNonceBytes && ssl.in_left == 0 &&
               ssl.out_left == 0 && mbedtls_ssl_get_bytes_avail(&ssl) == 0 && ssl.in_ctr != nullptr;
     if (ok) {
       std::string_view kb = keys.block;
@@ -599,18 +599,14 @@ struct TlsSession::Impl {
       std::string_view client_key = kb.substr(0, kl), server_key = kb.substr(kl, kl);
       std::string_view client_iv = kb.substr(2 * kl, il), server_iv = kb.substr(2 * kl + il, il);
       bool server = ctx->server;
-      auto sealer = RecordProtector::New(aead, server ? server_key : client_key, server ? server_iv : client_iv, Be64(ssl.cur_out_ctr));
-      auto opener = RecordProtector::New(aead, server ? client_key : server_key, server ? client_iv : server_iv, Be64(ssl.in_ctr));
-      if (sealer.ok() && opener.ok()) {
-        seal = std::move(sealer.value());
-        open = std::move(opener.value());
-      }
+      seal = std::make_unique<RecordProtector>(server ? server_key : client_key, server ? server_iv : client_iv, Be64(ssl.cur_out_ctr));
+      open = std::make_unique<RecordProtector>(server ? client_key : server_key, server ? client_iv : server_iv, Be64(ssl.in_ctr));
     }
     mbedtls_platform_zeroize(keys.block.data(), keys.block.size());
     keys.block.clear();
   }
 
-  // Application records through libcrypto: whole records from `in`, alerts
+  // Application records sealed and opened here: whole records from `in`, alerts
   // and a HelloRequest handled here (no renegotiation: RFC 5246 section
   // 7.4.1.1 lets a client ignore it).
   Status ReadRecords(std::string* out, bool* peer_closed) {
@@ -667,7 +663,7 @@ struct TlsSession::Impl {
       return failure;
     }
     done = true;
-    MoveRecordsToLibcrypto();
+    MoveRecordsOutOfMbedtls();
     if (!ctx->server && ctx->resume_sessions) {
       auto saved = std::make_unique<SavedSession>();
       if (mbedtls_ssl_get_session(&ssl, &saved->s) == 0) {
@@ -780,7 +776,7 @@ std::string TlsSession::TakeCiphertext() {
 
 bool TlsSession::HasCiphertext() const { return !impl_->out.empty(); }
 bool TlsSession::resumed() const { return impl_->resumed; }
-bool TlsSession::records_via_libcrypto() const { return impl_->seal != nullptr; }
+bool TlsSession::fast_records() const { return impl_->seal != nullptr; }
 
 std::string TlsSession::cipher_suite() const {
   const char* name = impl_->done ? mbedtls_ssl_get_ciphersuite(&impl_->ssl) : nullptr;

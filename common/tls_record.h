@@ -1,29 +1,23 @@
-// TLS 1.2 records (RFC 5246 section 6.2) protected with an AEAD from
-// OpenSSL's libcrypto once mbedTLS has finished the handshake. mbedTLS 2.28
-// seals a record with portable C at about 4 ns a byte; libcrypto's assembly
-// does ChaCha20-Poly1305 and AES-GCM at a tenth of that, and every request
-// and response crosses two TLS links (edge to hub, hub to provider), an
-// 80 KB Claude Code request four times. mbedTLS keeps the handshake, the
-// certificates and the key schedule; this is only the per-record AEAD.
+// TLS 1.2 records (RFC 5246 section 6.2) of a ChaCha20-Poly1305 suite (RFC
+// 7905), sealed and opened here once mbedTLS has finished the handshake.
+// mbedTLS 2.28 seals a record with portable C at about 4 ns a byte; every
+// request and response crosses two TLS links (edge to hub, hub to
+// provider), an 80 KB Claude Code request four times. mbedTLS keeps the
+// handshake, the certificates and the key schedule; this is only the
+// per-record AEAD (common/chacha20_poly1305.h). Other suites stay in mbedTLS.
 // Pure code over buffers.
 #pragma once
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <string_view>
 
+#include "common/chacha20_poly1305.h"
 #include "common/status.h"
 
 namespace tether {
 
-enum class RecordAead { kChaCha20Poly1305, kAes128Gcm, kAes256Gcm };
-
-// The AEAD of a negotiated mbedTLS cipher suite name, if it is one of ours.
-bool RecordAeadForSuite(std::string_view suite_name, RecordAead* aead);
-// Key and fixed IV lengths of the key block (RFC 5246 section 6.3): GCM
-// takes 4 bytes of implicit nonce (RFC 5288), ChaCha20-Poly1305 all 12 (RFC 7905).
-size_t RecordKeyLength(RecordAead aead);
-size_t RecordFixedIvLength(RecordAead aead);
+// True for the mbedTLS names of the ChaCha20-Poly1305 suites.
+bool IsChaChaPolySuite(std::string_view suite_name);
 
 constexpr size_t kRecordHeaderBytes = 5;
 constexpr size_t kMaxRecordPlaintext = 16384;
@@ -34,13 +28,13 @@ constexpr size_t kMaxRecordCiphertext = kMaxRecordPlaintext + 2048;
 // not all there yet; an error for a header no TLS 1.2 peer sends.
 Result<size_t> NextRecordSize(std::string_view buf);
 
-// One direction of a connection: its key, fixed IV and sequence number.
-// Sealing and opening advance the sequence number; a failed open leaves the
+// One direction of a connection: its key, IV and sequence number. Sealing
+// and opening advance the sequence number; a failed open leaves the
 // direction unusable (the connection must close).
 class RecordProtector {
  public:
-  static Result<std::unique_ptr<RecordProtector>> New(RecordAead aead, std::string_view key, std::string_view fixed_iv,
-                                                      uint64_t sequence);
+  // key: 32 bytes; iv: 12 bytes, from the key block (RFC 5246 section 6.3).
+  RecordProtector(std::string_view key, std::string_view iv, uint64_t sequence);
   ~RecordProtector();
   RecordProtector(const RecordProtector&) = delete;
   RecordProtector& operator=(const RecordProtector&) = delete;
@@ -53,9 +47,14 @@ class RecordProtector {
   Status Open(std::string_view record, uint8_t* type, std::string* out);
 
  private:
-  struct Impl;
-  explicit RecordProtector(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+  // RFC 7905: the record nonce is the IV with the sequence number XORed
+  // into its last 8 bytes.
+  void Nonce(uint8_t out[kChaChaNonceBytes]) const;
+
+  uint8_t key_[kChaChaKeyBytes];
+  uint8_t iv_[kChaChaNonceBytes];
+  uint64_t sequence_;
+  bool failed_ = false;
 };
 
 }  // namespace tether

@@ -1,0 +1,289 @@
+#include "common/chacha20_poly1305.h"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <string.h>  // explicit_bzero
+
+namespace tether {
+namespace {
+
+uint32_t LoadLe32(const uint8_t* p) {
+  return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;
+}
+
+uint64_t LoadLe64(const uint8_t* p) { return uint64_t{LoadLe32(p)} | uint64_t{LoadLe32(p + 4)} << 32; }
+
+void StoreLe64(uint8_t* p, uint64_t v) {
+  for (int i = 0; i < 8; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
+}
+
+// ---- ChaCha20 (RFC 8439 section 2.3) ----
+
+// Eight blocks side by side: lane b of word w is word w of block b, so one
+// vector instruction advances all eight (SSE2 or AVX2, as the compiler may).
+typedef uint32_t Lanes __attribute__((vector_size(32)));
+constexpr int kLanes = 8;
+constexpr size_t kBatchBytes = 64 * kLanes;
+
+// Rotations are written out: a helper returning a 32-byte vector would
+// change the calling convention with and without AVX (-Wpsabi).
+inline void QuarterRound(Lanes& a, Lanes& b, Lanes& c, Lanes& d) {
+  a += b; d ^= a; d = (d << 16) | (d >> 16);
+  c += d; b ^= c; b = (b << 12) | (b >> 20);
+  a += b; d ^= a; d = (d << 8) | (d >> 24);
+  c += d; b ^= c; b = (b << 7) | (b >> 25);
+}
+
+struct ChaChaState {
+  uint32_t words[16];
+  ChaChaState(const uint8_t key[32], const uint8_t nonce[12], uint32_t counter) {
+    // "expand 32-byte k"
+    words[0] = 0x61707865;
+    words[1] = 0x3320646e;
+    words[2] = 0x79622d32;
+    words[3] = 0x6b206574;
+    for (int i = 0; i < 8; ++i) words[4 + i] = LoadLe32(key + 4 * i);
+    words[12] = counter;
+    for (int i = 0; i < 3; ++i) words[13 + i] = LoadLe32(nonce + 4 * i);
+  }
+};
+
+// Key stream blocks counter .. counter+7 into out (512 bytes). Sixteen
+// 256-bit rows fit AVX2's sixteen registers; with SSE2 alone they spill, so
+// the loader picks the AVX2 build of this function where the CPU has it.
+__attribute__((target_clones("avx2", "default"))) void KeyStream8(const ChaChaState& s, uint32_t counter, uint8_t out[kBatchBytes]) {
+  Lanes x[16], start[16];
+  for (int w = 0; w < 16; ++w) x[w] = Lanes{} + s.words[w];
+  x[12] = Lanes{0, 1, 2, 3, 4, 5, 6, 7} + counter;  // wraps mod 2^32 as the RFC's counter does
+  for (int w = 0; w < 16; ++w) start[w] = x[w];
+  for (int round = 0; round < 10; ++round) {
+    QuarterRound(x[0], x[4], x[8], x[12]);
+    QuarterRound(x[1], x[5], x[9], x[13]);
+    QuarterRound(x[2], x[6], x[10], x[14]);
+    QuarterRound(x[3], x[7], x[11], x[15]);
+    QuarterRound(x[0], x[5], x[10], x[15]);
+    QuarterRound(x[1], x[6], x[11], x[12]);
+    QuarterRound(x[2], x[7], x[8], x[13]);
+    QuarterRound(x[3], x[4], x[9], x[14]);
+  }
+  uint32_t words[16][kLanes];
+  for (int w = 0; w < 16; ++w) {
+    Lanes v = x[w] + start[w];
+    std::memcpy(words[w], &v, sizeof v);
+  }
+  for (int b = 0; b < kLanes; ++b) {
+    for (int w = 0; w < 16; ++w) {
+      uint32_t v = words[w][b];
+      if constexpr (std::endian::native != std::endian::little) v = __builtin_bswap32(v);
+      std::memcpy(out + 64 * b + 4 * w, &v, 4);
+    }
+  }
+}
+
+void XorBytes(const uint8_t* in, const uint8_t* stream, uint8_t* out, size_t n) {
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    Lanes a, b;
+    std::memcpy(&a, in + i, 32);
+    std::memcpy(&b, stream + i, 32);
+    a ^= b;
+    std::memcpy(out + i, &a, 32);
+  }
+  for (; i < n; ++i) out[i] = in[i] ^ stream[i];
+}
+
+// XORs from block `counter` on; the caller's batch may already cover some.
+void XorFrom(const ChaChaState& s, uint32_t counter, const uint8_t* in, uint8_t* out, size_t len) {
+  uint8_t stream[kBatchBytes];
+  while (len > 0) {
+    KeyStream8(s, counter, stream);
+    size_t n = std::min(len, kBatchBytes);
+    XorBytes(in, stream, out, n);
+    in += n;
+    out += n;
+    len -= n;
+    counter += kLanes;
+  }
+}
+
+// ---- Poly1305 (RFC 8439 section 2.5) ----
+
+// The accumulator and r in three limbs of 44, 44 and 42 bits, so each
+// product of two limbs fits a 128-bit integer with room for the sums; s1,
+// s2 fold the part above 2^130 back in (2^130 = 5 mod p, times 4 for the
+// limb offset).
+struct PolyState {
+  uint64_t r0, r1, r2, s1, s2;
+  uint64_t h0 = 0, h1 = 0, h2 = 0;
+  uint64_t pad0, pad1;
+
+  explicit PolyState(const uint8_t key[32]) {
+    uint64_t t0 = LoadLe64(key), t1 = LoadLe64(key + 8);
+    // The clamp of section 2.5.1 applied while splitting into limbs.
+    r0 = t0 & 0xffc0fffffff;
+    r1 = ((t0 >> 44) | (t1 << 20)) & 0xfffffc0ffff;
+    r2 = (t1 >> 24) & 0x00ffffffc0f;
+    s1 = r1 * (5 << 2);
+    s2 = r2 * (5 << 2);
+    pad0 = LoadLe64(key + 16);
+    pad1 = LoadLe64(key + 24);
+  }
+
+  // Whole 16-byte blocks; hibit is 2^128 in limb terms (1 << 40 of h2) for
+  // full blocks, 0 for a final short block that carries its own 0x01 byte.
+  void Blocks(const uint8_t* m, size_t blocks, uint64_t hibit) {
+    constexpr uint64_t kMask44 = 0xfffffffffff, kMask42 = 0x3ffffffffff;
+    using u128 = unsigned __int128;
+    for (; blocks > 0; --blocks, m += 16) {
+      uint64_t t0 = LoadLe64(m), t1 = LoadLe64(m + 8);
+      h0 += t0 & kMask44;
+      h1 += ((t0 >> 44) | (t1 << 20)) & kMask44;
+      h2 += ((t1 >> 24) & kMask42) | hibit;
+      u128 d0 = u128{h0} * r0 + u128{h1} * s2 + u128{h2} * s1;
+      u128 d1 = u128{h0} * r1 + u128{h1} * r0 + u128{h2} * s2;
+      u128 d2 = u128{h0} * r2 + u128{h1} * r1 + u128{h2} * r0;
+      uint64_t c = static_cast<uint64_t>(d0 >> 44);
+      h0 = static_cast<uint64_t>(d0) & kMask44;
+      d1 += c;
+      c = static_cast<uint64_t>(d1 >> 44);
+      h1 = static_cast<uint64_t>(d1) & kMask44;
+      d2 += c;
+      c = static_cast<uint64_t>(d2 >> 42);
+      h2 = static_cast<uint64_t>(d2) & kMask42;
+      h0 += c * 5;
+      c = h0 >> 44;
+      h0 &= kMask44;
+      h1 += c;
+    }
+  }
+
+  // Data padded with zeros to a multiple of 16, as the AEAD construction
+  // (section 2.8) feeds it.
+  void Padded(const uint8_t* m, size_t len) {
+    Blocks(m, len / 16, uint64_t{1} << 40);
+    if (size_t rest = len % 16) {
+      uint8_t block[16] = {0};
+      std::memcpy(block, m + len - rest, rest);
+      Blocks(block, 1, uint64_t{1} << 40);
+    }
+  }
+
+  void Finish(uint8_t tag[16]) {
+    constexpr uint64_t kMask44 = 0xfffffffffff, kMask42 = 0x3ffffffffff;
+    // Carry fully, twice round the top.
+    uint64_t c = h1 >> 44;
+    h1 &= kMask44;
+    h2 += c;
+    c = h2 >> 42;
+    h2 &= kMask42;
+    h0 += c * 5;
+    c = h0 >> 44;
+    h0 &= kMask44;
+    h1 += c;
+    c = h1 >> 44;
+    h1 &= kMask44;
+    h2 += c;
+    c = h2 >> 42;
+    h2 &= kMask42;
+    h0 += c * 5;
+    c = h0 >> 44;
+    h0 &= kMask44;
+    h1 += c;
+    // g = h + 5 - 2^130; take it when it did not go negative (h >= p).
+    uint64_t g0 = h0 + 5;
+    c = g0 >> 44;
+    g0 &= kMask44;
+    uint64_t g1 = h1 + c;
+    c = g1 >> 44;
+    g1 &= kMask44;
+    uint64_t g2 = h2 + c - (uint64_t{1} << 42);
+    uint64_t take_g = (g2 >> 63) - 1;  // all ones when g2 did not borrow
+    h0 = (h0 & ~take_g) | (g0 & take_g);
+    h1 = (h1 & ~take_g) | (g1 & take_g);
+    h2 = (h2 & ~take_g) | (g2 & take_g);
+    // tag = (h + s) mod 2^128
+    h0 += pad0 & kMask44;
+    c = h0 >> 44;
+    h0 &= kMask44;
+    h1 += (((pad0 >> 44) | (pad1 << 20)) & kMask44) + c;
+    c = h1 >> 44;
+    h1 &= kMask44;
+    h2 += ((pad1 >> 24) & kMask42) + c;
+    h2 &= kMask42;
+    StoreLe64(tag, h0 | (h1 << 44));
+    StoreLe64(tag + 8, (h1 >> 20) | (h2 << 24));
+  }
+};
+
+// The AEAD's MAC input (section 2.8): aad, ciphertext, each zero-padded to
+// 16 bytes, then both lengths as 64-bit little-endian numbers.
+void AeadTag(const uint8_t poly_key[32], const uint8_t* aad, size_t aad_len, const uint8_t* ct, size_t len,
+             uint8_t tag[16]) {
+  PolyState p(poly_key);
+  p.Padded(aad, aad_len);
+  p.Padded(ct, len);
+  uint8_t lengths[16];
+  StoreLe64(lengths, aad_len);
+  StoreLe64(lengths + 8, len);
+  p.Blocks(lengths, 1, uint64_t{1} << 40);
+  p.Finish(tag);
+}
+
+// The first batch of key stream: block 0 is the one-time Poly1305 key
+// (section 2.6), blocks 1-7 encrypt the first 448 bytes, which for most
+// records is all of them.
+constexpr size_t kFirstBatchData = kBatchBytes - 64;
+
+}  // namespace
+
+void ChaCha20Xor(const uint8_t key[kChaChaKeyBytes], const uint8_t nonce[kChaChaNonceBytes], uint32_t counter,
+                 const uint8_t* in, uint8_t* out, size_t len) {
+  XorFrom(ChaChaState(key, nonce, 0), counter, in, out, len);
+}
+
+void Poly1305(const uint8_t key[32], const uint8_t* msg, size_t len, uint8_t tag[kPolyTagBytes]) {
+  PolyState p(key);
+  p.Blocks(msg, len / 16, uint64_t{1} << 40);
+  if (size_t rest = len % 16) {
+    uint8_t block[16] = {0};
+    std::memcpy(block, msg + len - rest, rest);
+    block[rest] = 1;
+    p.Blocks(block, 1, 0);
+  }
+  p.Finish(tag);
+}
+
+void ChaChaPolySeal(const uint8_t key[kChaChaKeyBytes], const uint8_t nonce[kChaChaNonceBytes], const uint8_t* aad,
+                    size_t aad_len, const uint8_t* in, size_t len, uint8_t* out, uint8_t tag[kPolyTagBytes]) {
+  ChaChaState s(key, nonce, 0);
+  uint8_t stream[kBatchBytes];
+  KeyStream8(s, 0, stream);
+  size_t first = std::min(len, kFirstBatchData);
+  XorBytes(in, stream + 64, out, first);
+  if (len > first) XorFrom(s, kLanes, in + first, out + first, len - first);
+  AeadTag(stream, aad, aad_len, out, len, tag);
+  explicit_bzero(stream, sizeof stream);
+}
+
+bool ChaChaPolyOpen(const uint8_t key[kChaChaKeyBytes], const uint8_t nonce[kChaChaNonceBytes], const uint8_t* aad,
+                    size_t aad_len, const uint8_t* in, size_t len, const uint8_t tag[kPolyTagBytes], uint8_t* out) {
+  ChaChaState s(key, nonce, 0);
+  uint8_t stream[kBatchBytes];
+  KeyStream8(s, 0, stream);
+  uint8_t expected[kPolyTagBytes];
+  AeadTag(stream, aad, aad_len, in, len, expected);
+  uint8_t diff = 0;
+  for (size_t i = 0; i < kPolyTagBytes; ++i) diff |= expected[i] ^ tag[i];
+  if (diff != 0) {
+    explicit_bzero(stream, sizeof stream);
+    return false;
+  }
+  size_t first = std::min(len, kFirstBatchData);
+  XorBytes(in, stream + 64, out, first);
+  if (len > first) XorFrom(s, kLanes, in + first, out + first, len - first);
+  explicit_bzero(stream, sizeof stream);
+  return true;
+}
+
+}  // namespace tether
