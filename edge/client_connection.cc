@@ -296,7 +296,9 @@ void ClientConnection::OnLinkUnavailable(const Status& why) {
   if (!ex_) return;
   ex_->waiting = false;
   LogWarn("edge", "request " + ex_->request_id + ": " + why.message());
-  FailRequest(503, "the relay cannot reach its hub right now (" + why.message() + "); retry shortly", true);
+  // The pool says which: no hub reachable, or every link (pool.max) busy
+  // for pool.queue_timeout_sec.
+  FailRequest(503, "the relay has no hub link for this request: " + why.message() + "; retry shortly", true);
 }
 
 void ClientConnection::OnLinkData(HubLink* link, const char* data, size_t len) {
