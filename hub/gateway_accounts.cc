@@ -182,7 +182,7 @@ void GatewayExchange::BookUsage() {
   if (booked_ || attempts_ == 0 || provider_ < 0) return;
   booked_ = true;
   const ProviderConfig& p = config_->providers[provider_];
-  UsageRow row;
+  UsageRow row = services_->SpareUsageRow();
   row.ts = static_cast<double>(started_unix_ms_) / 1000.0;
   row.request_id = request_id_;
   row.key_name = client_key_name_;

@@ -231,6 +231,18 @@ void UsageLedger::Book(UsageRow row) {
   if (wake) work_cv_.notify_one();
 }
 
+UsageRow UsageLedger::SpareRow() {
+  UsageRow row;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (spare_.empty()) return row;
+    row = std::move(spare_.back());
+    spare_.pop_back();
+  }
+  row.Clear();
+  return row;
+}
+
 Status UsageLedger::Flush() {
   std::unique_lock<std::mutex> lock(mu_);
   const uint64_t target = booked_;
@@ -261,10 +273,17 @@ void UsageLedger::WriterLoop() {
     Status st = WriteBatch(batch);
     if (!st.ok()) std::fprintf(stderr, "usage ledger: %zu rows not written: %s\n", batch.size(), st.message().c_str());
     const size_t n = batch.size();
-    // Destroy the rows before taking the lock again: thousands of frees
-    // under mu_ would make the loop thread's Book() wait for them.
-    batch.clear();
     lock.lock();
+    // The written rows go back to the loop thread for reuse (an O(1) swap).
+    // If it has not used the last lot, destroy these here, outside the lock:
+    // thousands of frees under mu_ would make Book() wait for them.
+    if (spare_.empty()) {
+      spare_.swap(batch);
+    } else {
+      lock.unlock();
+      batch.clear();
+      lock.lock();
+    }
     done_ += n;
     ++stats_.batches;
     if (st.ok()) stats_.written += n;

@@ -37,6 +37,22 @@ struct UsageRow {
   bool estimated = false;  // counts estimated by the hub (stream cut, provider sent none)
   int64_t ttfb_ms = 0, duration_ms = 0;
   double cost_usd = 0;
+
+  // Back to a fresh row, keeping the strings' storage (see SpareRow()).
+  void Clear() {
+    UsageRow blank;
+    for (std::string* s : {&request_id, &key_name, &tenant, &client_family, &model_requested, &model_used, &provider, &account})
+      s->clear();
+    blank.request_id.swap(request_id);
+    blank.key_name.swap(key_name);
+    blank.tenant.swap(tenant);
+    blank.client_family.swap(client_family);
+    blank.model_requested.swap(model_requested);
+    blank.model_used.swap(model_used);
+    blank.provider.swap(provider);
+    blank.account.swap(account);
+    *this = std::move(blank);
+  }
 };
 
 enum class UsageGroup { kKey, kTenant, kModel, kProvider };
@@ -61,6 +77,12 @@ class UsageLedger {
   // Enqueues a row; never touches the disk. Thread-safe. When the queue is
   // over its bound (a stalled disk) the row is dropped and counted.
   void Book(UsageRow row);
+  // An empty row to fill for Book(): one the writer has already written,
+  // cleared but with its strings' storage, so that booking allocates nothing
+  // and the writer thread frees nothing the loop thread allocated (frees
+  // across threads go through the arena lock and starve the loop's malloc
+  // cache). A default row when none is spare. Thread-safe.
+  UsageRow SpareRow();
   // Blocks until every row booked before the call is committed (or failed).
   // The error, if any, is the last write failure.
   Status Flush();
@@ -91,6 +113,7 @@ class UsageLedger {
   mutable std::mutex mu_;
   std::condition_variable work_cv_, done_cv_;
   std::vector<UsageRow> queue_;
+  std::vector<UsageRow> spare_;  // written rows handed back for SpareRow()
   uint64_t booked_ = 0, done_ = 0, flush_target_ = 0;
   Stats stats_;
   Status last_error_;

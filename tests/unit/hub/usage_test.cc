@@ -122,6 +122,43 @@ TEST(UsageLedger, DestructorDrainsWithoutFlush) {
   EXPECT_EQ(ReadBack(path).rows, 777);
 }
 
+TEST(UsageLedger, WrittenRowsComeBackClearedWithTheirStorage) {
+  std::string path = TempDb("spare");
+  auto ledger = UsageLedger::Open(path, 60'000);
+  ASSERT_TRUE(ledger.ok());
+  UsageLedger& l = **ledger;
+  // Nothing written yet: a plain new row.
+  EXPECT_EQ(l.SpareRow().key_name.capacity(), UsageRow().key_name.capacity());
+  const std::string long_key(100, 'k');
+  for (int i = 0; i < 3; ++i) {
+    UsageRow r = Row(long_key, "tenant-with-a-long-name", "model-with-a-long-name", "provider-x", 7, 9, 0.5);
+    r.account = "account-with-a-long-name";
+    r.client_family = "claude_code";
+    r.estimated = true;
+    r.reasoning_tokens = 3;
+    r.ttfb_ms = 12;
+    l.Book(std::move(r));
+  }
+  ASSERT_TRUE(l.Flush().ok());
+  for (int i = 0; i < 3; ++i) {
+    UsageRow spare = l.SpareRow();
+    EXPECT_GE(spare.key_name.capacity(), long_key.size()) << i;  // storage kept
+    EXPECT_GE(spare.account.capacity(), 24u) << i;
+    // Every field is back to its default.
+    EXPECT_TRUE(spare.request_id.empty() && spare.key_name.empty() && spare.tenant.empty() && spare.client_family.empty() &&
+                spare.model_requested.empty() && spare.model_used.empty() && spare.provider.empty() && spare.account.empty());
+    EXPECT_EQ(spare.ts, 0);
+    EXPECT_EQ(spare.status, 0);
+    EXPECT_EQ(spare.input_tokens + spare.output_tokens + spare.reasoning_tokens + spare.ttfb_ms, 0);
+    EXPECT_FALSE(spare.estimated);
+    EXPECT_EQ(spare.cost_usd, 0);
+  }
+  // All three were handed out: the next is new again.
+  EXPECT_LT(l.SpareRow().key_name.capacity(), long_key.size());
+  EXPECT_EQ(ReadBack(path).rows, 3);
+  EXPECT_EQ(ReadBack(path).input, 21);
+}
+
 TEST(UsageLedger, WriterCommitsWithinTheIntervalWithoutFlush) {
   std::string path = TempDb("tick");
   auto ledger = UsageLedger::Open(path, 200);
