@@ -39,6 +39,7 @@ Route ParseRoute(std::string_view method, std::string_view target) {
       r.bad_uid = true;
     }
   }
+  bool gemini_openai = false;
   // Alias prefixes map onto the same handlers.
   for (std::string_view prefix : {"/openai", "/claude", "/api", "/gemini"}) {
     if (path.substr(0, prefix.size()) == prefix && (path.size() == prefix.size() || path[prefix.size()] == '/')) {
@@ -47,9 +48,18 @@ Route ParseRoute(std::string_view method, std::string_view target) {
       break;
     }
   }
+  // Gemini's OpenAI-compatible base URL (/v1beta/openai/) is the OpenAI API
+  // under another root: clients configured with it reach the same handlers.
+  constexpr std::string_view kGeminiOpenAi = "/v1beta/openai";
+  if (path.substr(0, kGeminiOpenAi.size()) == kGeminiOpenAi &&
+      (path.size() == kGeminiOpenAi.size() || path[kGeminiOpenAi.size()] == '/')) {
+    path.remove_prefix(kGeminiOpenAi.size());
+    if (path.empty()) path = "/";
+    gemini_openai = true;
+  }
   r.path = std::string(path);
   bool get = method == "GET" || method == "HEAD", post = method == "POST";
-  if (r.uid.empty()) {
+  if (r.uid.empty() && !gemini_openai) {
     if (path == "/" && get) r.endpoint = Endpoint::kRoot;
     else if (path == "/healthz" && get) r.endpoint = Endpoint::kHealthz;
     else if (path == "/debug/info" && get) r.endpoint = Endpoint::kDebugInfo;

@@ -167,6 +167,19 @@ for (const client of Object.keys(clients)) {
   }
 }
 
+test("OpenAI SDK with Gemini's OpenAI-compatible base URL (/v1beta/openai), to a Gemini provider", async () => {
+  // What users copy from Google's docs: baseURL .../v1beta/openai/ with the OpenAI SDK.
+  const c = new OpenAI({ apiKey: CLIENT_KEY, baseURL: `${stack.edge.url}/v1beta/openai/`, maxRetries: 0, timeout: 15000 });
+  const r = await c.chat.completions.create({ model: PROVIDERS.gemini, messages: [{ role: 'user', content: 'hello there' }] });
+  assert.match(r.choices[0].message.content, /echo: hello there/);
+  const s = await c.chat.completions.create({ model: PROVIDERS.gemini, stream: true, messages: [{ role: 'user', content: 'hello there' }] });
+  let text = '';
+  for await (const chunk of s) text += chunk.choices[0]?.delta?.content || '';
+  assert.match(text, /echo: hello there/);
+  const models = await c.models.list();
+  assert.ok(models.data.some((m) => m.id === PROVIDERS.gemini), JSON.stringify(models.data));
+});
+
 test('the provider sees the hub key, never the client key', async () => {
   await stack.mock.clearRequests();
   await clients.anthropic(stack.edge.url, PROVIDERS.openai, { stream: false });

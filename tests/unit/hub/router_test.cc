@@ -42,6 +42,21 @@ TEST(Router, AliasPrefixesMapToSameHandlers) {
   EXPECT_EQ(g.query, "alt=sse");
 }
 
+TEST(Router, GeminisOpenAiCompatibleRootReachesTheOpenAiHandlers) {
+  // https://generativelanguage.googleapis.com/v1beta/openai/ as a base URL.
+  EXPECT_EQ(ParseRoute("POST", "/v1beta/openai/chat/completions").endpoint, Endpoint::kChatCompletions);
+  EXPECT_EQ(ParseRoute("POST", "/u1/v1beta/openai/chat/completions").endpoint, Endpoint::kChatCompletions);
+  EXPECT_EQ(ParseRoute("POST", "/gemini/v1beta/openai/chat/completions").endpoint, Endpoint::kChatCompletions);
+  EXPECT_EQ(ParseRoute("POST", "/v1beta/openai/embeddings").endpoint, Endpoint::kEmbeddings);
+  EXPECT_EQ(ParseRoute("GET", "/v1beta/openai/models").endpoint, Endpoint::kModels);
+  EXPECT_EQ(ParseRoute("POST", "/v1beta/openai/responses").format, ApiFormat::kOpenAIResponses);
+  // Not a way round to the hub's own endpoints, and Gemini's own paths stay Gemini.
+  EXPECT_EQ(ParseRoute("GET", "/v1beta/openai/healthz").endpoint, Endpoint::kUnknown);
+  EXPECT_EQ(ParseRoute("GET", "/v1beta/openai").endpoint, Endpoint::kUnknown);
+  EXPECT_EQ(ParseRoute("POST", "/v1beta/openaix/chat/completions").endpoint, Endpoint::kUnknown);
+  EXPECT_EQ(ParseRoute("POST", "/v1beta/models/gemini-2.5-pro:generateContent").endpoint, Endpoint::kGeminiGenerate);
+}
+
 TEST(Router, FormatAgreesWithApiFormatForPath) {
   // The edge knows only ApiFormatForPath; an error it answers (hub down,
   // 413, 504) must have the shape the hub's handler would have used.
