@@ -26,12 +26,39 @@ typedef uint32_t Lanes __attribute__((vector_size(32)));
 constexpr int kLanes = 8;
 constexpr size_t kBatchBytes = 64 * kLanes;
 
-// Rotations are written out: a helper returning a 32-byte vector would
-// change the calling convention with and without AVX (-Wpsabi).
-inline void QuarterRound(Lanes& a, Lanes& b, Lanes& c, Lanes& d) {
-  a += b; d ^= a; d = (d << 16) | (d >> 16);
+typedef uint8_t LaneBytes __attribute__((vector_size(32)));
+
+// Rotations by 16 and 8 move whole bytes: one byte shuffle (vpshufb) where
+// the CPU has AVX2, shifts elsewhere (SSE2 has no byte shuffle). Helpers
+// take references: returning a 32-byte vector would change the calling
+// convention with and without AVX (-Wpsabi).
+template <bool kByteShuffle>
+[[gnu::always_inline]] inline void Rotate16(Lanes& v) {
+  if constexpr (kByteShuffle) {
+    v = reinterpret_cast<Lanes>(__builtin_shuffle(reinterpret_cast<LaneBytes>(v),
+                                                  LaneBytes{2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13,
+                                                            18, 19, 16, 17, 22, 23, 20, 21, 26, 27, 24, 25, 30, 31, 28, 29}));
+  } else {
+    v = (v << 16) | (v >> 16);
+  }
+}
+
+template <bool kByteShuffle>
+[[gnu::always_inline]] inline void Rotate8(Lanes& v) {
+  if constexpr (kByteShuffle) {
+    v = reinterpret_cast<Lanes>(__builtin_shuffle(reinterpret_cast<LaneBytes>(v),
+                                                  LaneBytes{3, 0, 1, 2, 7, 4, 5, 6, 11, 8, 9, 10, 15, 12, 13, 14,
+                                                            19, 16, 17, 18, 23, 20, 21, 22, 27, 24, 25, 26, 31, 28, 29, 30}));
+  } else {
+    v = (v << 8) | (v >> 24);
+  }
+}
+
+template <bool kByteShuffle>
+[[gnu::always_inline]] inline void QuarterRound(Lanes& a, Lanes& b, Lanes& c, Lanes& d) {
+  a += b; d ^= a; Rotate16<kByteShuffle>(d);
   c += d; b ^= c; b = (b << 12) | (b >> 20);
-  a += b; d ^= a; d = (d << 8) | (d >> 24);
+  a += b; d ^= a; Rotate8<kByteShuffle>(d);
   c += d; b ^= c; b = (b << 7) | (b >> 25);
 }
 
@@ -51,34 +78,70 @@ struct ChaChaState {
 
 // Key stream blocks counter .. counter+7 into out (512 bytes). Sixteen
 // 256-bit rows fit AVX2's sixteen registers; with SSE2 alone they spill, so
-// the loader picks the AVX2 build of this function where the CPU has it.
-__attribute__((target_clones("avx2", "default"))) void KeyStream8(const ChaChaState& s, uint32_t counter, uint8_t out[kBatchBytes]) {
+// KeyStream8 picks the AVX2 build where the CPU has it.
+// Inlined into each wrapper so that it is compiled for that wrapper's target.
+template <bool kAvx2>
+[[gnu::always_inline]] inline void KeyStream8Body(const ChaChaState& s, uint32_t counter, uint8_t out[kBatchBytes]) {
   Lanes x[16], start[16];
   for (int w = 0; w < 16; ++w) x[w] = Lanes{} + s.words[w];
   x[12] = Lanes{0, 1, 2, 3, 4, 5, 6, 7} + counter;  // wraps mod 2^32 as the RFC's counter does
   for (int w = 0; w < 16; ++w) start[w] = x[w];
   for (int round = 0; round < 10; ++round) {
-    QuarterRound(x[0], x[4], x[8], x[12]);
-    QuarterRound(x[1], x[5], x[9], x[13]);
-    QuarterRound(x[2], x[6], x[10], x[14]);
-    QuarterRound(x[3], x[7], x[11], x[15]);
-    QuarterRound(x[0], x[5], x[10], x[15]);
-    QuarterRound(x[1], x[6], x[11], x[12]);
-    QuarterRound(x[2], x[7], x[8], x[13]);
-    QuarterRound(x[3], x[4], x[9], x[14]);
+    QuarterRound<kAvx2>(x[0], x[4], x[8], x[12]);
+    QuarterRound<kAvx2>(x[1], x[5], x[9], x[13]);
+    QuarterRound<kAvx2>(x[2], x[6], x[10], x[14]);
+    QuarterRound<kAvx2>(x[3], x[7], x[11], x[15]);
+    QuarterRound<kAvx2>(x[0], x[5], x[10], x[15]);
+    QuarterRound<kAvx2>(x[1], x[6], x[11], x[12]);
+    QuarterRound<kAvx2>(x[2], x[7], x[8], x[13]);
+    QuarterRound<kAvx2>(x[3], x[4], x[9], x[14]);
   }
-  uint32_t words[16][kLanes];
-  for (int w = 0; w < 16; ++w) {
-    Lanes v = x[w] + start[w];
-    std::memcpy(words[w], &v, sizeof v);
-  }
-  for (int b = 0; b < kLanes; ++b) {
-    for (int w = 0; w < 16; ++w) {
-      uint32_t v = words[w][b];
-      if constexpr (std::endian::native != std::endian::little) v = __builtin_bswap32(v);
-      std::memcpy(out + 64 * b + 4 * w, &v, 4);
+  for (int w = 0; w < 16; ++w) x[w] += start[w];
+  // Lane b of row w is word w of block b: transpose each group of eight rows
+  // so that one vector holds eight consecutive words of one block (three
+  // rounds of unpacks, as AVX2's unpck/perm2i128 do them).
+  for (int half = 0; half < 2; ++half) {
+    const Lanes* r = x + 8 * half;
+    Lanes t[8], u[8];
+    for (int i = 0; i < 8; i += 2) {
+      t[i] = __builtin_shuffle(r[i], r[i + 1], Lanes{0, 8, 1, 9, 4, 12, 5, 13});
+      t[i + 1] = __builtin_shuffle(r[i], r[i + 1], Lanes{2, 10, 3, 11, 6, 14, 7, 15});
+    }
+    for (int i = 0; i < 8; i += 4) {
+      u[i] = __builtin_shuffle(t[i], t[i + 2], Lanes{0, 1, 8, 9, 4, 5, 12, 13});
+      u[i + 1] = __builtin_shuffle(t[i], t[i + 2], Lanes{2, 3, 10, 11, 6, 7, 14, 15});
+      u[i + 2] = __builtin_shuffle(t[i + 1], t[i + 3], Lanes{0, 1, 8, 9, 4, 5, 12, 13});
+      u[i + 3] = __builtin_shuffle(t[i + 1], t[i + 3], Lanes{2, 3, 10, 11, 6, 7, 14, 15});
+    }
+    for (int b = 0; b < 4; ++b) {
+      Lanes low = __builtin_shuffle(u[b], u[b + 4], Lanes{0, 1, 2, 3, 8, 9, 10, 11});    // block b
+      Lanes high = __builtin_shuffle(u[b], u[b + 4], Lanes{4, 5, 6, 7, 12, 13, 14, 15});  // block b + 4
+      if constexpr (std::endian::native != std::endian::little) {
+        for (int k = 0; k < kLanes; ++k) {
+          low[k] = __builtin_bswap32(low[k]);
+          high[k] = __builtin_bswap32(high[k]);
+        }
+      }
+      std::memcpy(out + 64 * b + 32 * half, &low, 32);
+      std::memcpy(out + 64 * (b + 4) + 32 * half, &high, 32);
     }
   }
+}
+
+__attribute__((target("avx2"))) void KeyStream8Avx2(const ChaChaState& s, uint32_t counter, uint8_t out[kBatchBytes]) {
+  KeyStream8Body<true>(s, counter, out);
+}
+
+void KeyStream8Generic(const ChaChaState& s, uint32_t counter, uint8_t out[kBatchBytes]) {
+  KeyStream8Body<false>(s, counter, out);
+}
+
+using KeyStreamFn = void (*)(const ChaChaState&, uint32_t, uint8_t*);
+
+void KeyStream8(const ChaChaState& s, uint32_t counter, uint8_t out[kBatchBytes]) {
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+  if (avx2) KeyStream8Avx2(s, counter, out);
+  else KeyStream8Generic(s, counter, out);
 }
 
 void XorBytes(const uint8_t* in, const uint8_t* stream, uint8_t* out, size_t n) {
@@ -94,10 +157,11 @@ void XorBytes(const uint8_t* in, const uint8_t* stream, uint8_t* out, size_t n) 
 }
 
 // XORs from block `counter` on; the caller's batch may already cover some.
-void XorFrom(const ChaChaState& s, uint32_t counter, const uint8_t* in, uint8_t* out, size_t len) {
+void XorFrom(const ChaChaState& s, uint32_t counter, const uint8_t* in, uint8_t* out, size_t len,
+             KeyStreamFn key_stream = KeyStream8) {
   uint8_t stream[kBatchBytes];
   while (len > 0) {
-    KeyStream8(s, counter, stream);
+    key_stream(s, counter, stream);
     size_t n = std::min(len, kBatchBytes);
     XorBytes(in, stream, out, n);
     in += n;
@@ -240,6 +304,11 @@ constexpr size_t kFirstBatchData = kBatchBytes - 64;
 void ChaCha20Xor(const uint8_t key[kChaChaKeyBytes], const uint8_t nonce[kChaChaNonceBytes], uint32_t counter,
                  const uint8_t* in, uint8_t* out, size_t len) {
   XorFrom(ChaChaState(key, nonce, 0), counter, in, out, len);
+}
+
+void ChaCha20XorPortable(const uint8_t key[kChaChaKeyBytes], const uint8_t nonce[kChaChaNonceBytes], uint32_t counter,
+                         const uint8_t* in, uint8_t* out, size_t len) {
+  XorFrom(ChaChaState(key, nonce, 0), counter, in, out, len, KeyStream8Generic);
 }
 
 void Poly1305(const uint8_t key[32], const uint8_t* msg, size_t len, uint8_t tag[kPolyTagBytes]) {

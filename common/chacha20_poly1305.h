@@ -19,6 +19,11 @@ constexpr size_t kPolyTagBytes = 16;
 void ChaCha20Xor(const uint8_t key[kChaChaKeyBytes], const uint8_t nonce[kChaChaNonceBytes], uint32_t counter,
                  const uint8_t* in, uint8_t* out, size_t len);
 
+// The same without the AVX2 code path, whatever the CPU (for tests of the
+// path other machines take).
+void ChaCha20XorPortable(const uint8_t key[kChaChaKeyBytes], const uint8_t nonce[kChaChaNonceBytes], uint32_t counter,
+                         const uint8_t* in, uint8_t* out, size_t len);
+
 // Poly1305 of `msg` under a one-time key (RFC 8439 section 2.5).
 void Poly1305(const uint8_t key[32], const uint8_t* msg, size_t len, uint8_t tag[kPolyTagBytes]);
 

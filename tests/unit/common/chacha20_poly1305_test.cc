@@ -93,6 +93,9 @@ TEST(ChaChaPoly, StreamAndMacAgreeWithMbedtlsAtAnyCounter) {
     ChaCha20Xor(key.data(), nonce.data(), counter, in.data(), ours.data(), in.size());
     ASSERT_EQ(mbedtls_chacha20_crypt(key.data(), nonce.data(), counter, in.size(), in.data(), theirs.data()), 0);
     EXPECT_EQ(ours, theirs) << counter;
+    std::vector<uint8_t> portable(in.size());
+    ChaCha20XorPortable(key.data(), nonce.data(), counter, in.data(), portable.data(), in.size());
+    EXPECT_EQ(portable, theirs) << counter;
   }
   for (size_t n = 0; n < 100; ++n) {
     std::vector<uint8_t> key(32), msg(n);
