@@ -17,7 +17,12 @@ struct llhttp_settings_s;
 
 namespace tether {
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b);
+bool EqualsIgnoreCaseSameSize(std::string_view a, std::string_view b);
+// ASCII case-insensitive equality. Inline for the usual answer: header-name
+// checks run about a hundred times a request, and most differ in length.
+inline bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && EqualsIgnoreCaseSameSize(a, b);
+}
 
 // Ordered header list. Lookup is case-insensitive; names keep the client's
 // spelling (underscores included) when serialised again.

@@ -1,5 +1,7 @@
 #include "common/json.h"
 
+#include "common/json_scan.h"
+
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -36,13 +38,7 @@ size_t SkipSpace(std::string_view t, size_t i) {
 }
 
 // t[i] is the opening quote; returns the index after the closing one, or npos.
-size_t EndOfString(std::string_view t, size_t i) {
-  for (++i; i < t.size(); ++i) {
-    if (t[i] == '\\') ++i;
-    else if (t[i] == '"') return i + 1;
-  }
-  return std::string_view::npos;
-}
+size_t EndOfString(std::string_view t, size_t i) { return JsonStringEnd(t, i); }
 
 // The index after the value starting at t[i], or npos when it is cut short.
 size_t EndOfValue(std::string_view t, size_t i) {

@@ -43,14 +43,14 @@ mkdir -p "$OUT/obj" "$OUT/seeds" "$OUT/corpus" "$OUT/artifacts"
 for c in llhttp api http; do
   [ -f "$OUT/obj/llhttp_$c.o" ] || $CC $CFLAGS -c "$LLHTTP_SRC/$c.c" -o "$OUT/obj/llhttp_$c.o"
 done
-for m in http sse json config; do $CXX $CXXFLAGS -c "$ROOT/common/$m.cc" -o "$OUT/obj/common_$m.o"; done
+for m in http sse json json_scan config; do $CXX $CXXFLAGS -c "$ROOT/common/$m.cc" -o "$OUT/obj/common_$m.o"; done
 
 deps_of() {
   case $1 in
     http_parser_fuzz) echo "common_http llhttp_llhttp llhttp_api llhttp_http" ;;
     sse_fuzz) echo "common_sse" ;;
-    json_fuzz) echo "common_json" ;;
-    config_fuzz) echo "common_config common_json" ;;
+    json_fuzz) echo "common_json common_json_scan" ;;
+    config_fuzz) echo "common_config common_json common_json_scan" ;;
   esac
 }
 for t in "${TARGETS[@]}"; do
