@@ -32,34 +32,25 @@ typedef uint8_t LaneBytes __attribute__((vector_size(32)));
 // the CPU has AVX2, shifts elsewhere (SSE2 has no byte shuffle). Helpers
 // take references: returning a 32-byte vector would change the calling
 // convention with and without AVX (-Wpsabi).
-template <bool kByteShuffle>
-[[gnu::always_inline]] inline void Rotate16(Lanes& v) {
-  if constexpr (kByteShuffle) {
-    v = reinterpret_cast<Lanes>(__builtin_shuffle(reinterpret_cast<LaneBytes>(v),
-                                                  LaneBytes{2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13,
-                                                            18, 19, 16, 17, 22, 23, 20, 21, 26, 27, 24, 25, 30, 31, 28, 29}));
+template <int kBits, bool kByteShuffle>
+[[gnu::always_inline]] inline void RotateLeft(Lanes& v) {
+  if constexpr (kByteShuffle && kBits % 8 == 0) {
+    // Little-endian words: byte k of a rotated word is byte k - kBits/8
+    // (mod 4) of the word. The loop folds to a constant mask.
+    LaneBytes mask;
+    for (int i = 0; i < 32; ++i) mask[i] = static_cast<uint8_t>((i & ~3) | ((i - kBits / 8) & 3));
+    v = reinterpret_cast<Lanes>(__builtin_shuffle(reinterpret_cast<LaneBytes>(v), mask));
   } else {
-    v = (v << 16) | (v >> 16);
-  }
-}
-
-template <bool kByteShuffle>
-[[gnu::always_inline]] inline void Rotate8(Lanes& v) {
-  if constexpr (kByteShuffle) {
-    v = reinterpret_cast<Lanes>(__builtin_shuffle(reinterpret_cast<LaneBytes>(v),
-                                                  LaneBytes{3, 0, 1, 2, 7, 4, 5, 6, 11, 8, 9, 10, 15, 12, 13, 14,
-                                                            19, 16, 17, 18, 23, 20, 21, 22, 27, 24, 25, 26, 31, 28, 29, 30}));
-  } else {
-    v = (v << 8) | (v >> 24);
+    v = (v << kBits) | (v >> (32 - kBits));
   }
 }
 
 template <bool kByteShuffle>
 [[gnu::always_inline]] inline void QuarterRound(Lanes& a, Lanes& b, Lanes& c, Lanes& d) {
-  a += b; d ^= a; Rotate16<kByteShuffle>(d);
-  c += d; b ^= c; b = (b << 12) | (b >> 20);
-  a += b; d ^= a; Rotate8<kByteShuffle>(d);
-  c += d; b ^= c; b = (b << 7) | (b >> 25);
+  a += b; d ^= a; RotateLeft<16, kByteShuffle>(d);
+  c += d; b ^= c; RotateLeft<12, kByteShuffle>(b);
+  a += b; d ^= a; RotateLeft<8, kByteShuffle>(d);
+  c += d; b ^= c; RotateLeft<7, kByteShuffle>(b);
 }
 
 struct ChaChaState {
