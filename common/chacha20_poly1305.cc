@@ -227,24 +227,18 @@ struct PolyState {
   void Finish(uint8_t tag[16]) {
     constexpr uint64_t kMask44 = 0xfffffffffff, kMask42 = 0x3ffffffffff;
     // Carry fully, twice round the top.
-    uint64_t c = h1 >> 44;
-    h1 &= kMask44;
-    h2 += c;
-    c = h2 >> 42;
-    h2 &= kMask42;
-    h0 += c * 5;
-    c = h0 >> 44;
-    h0 &= kMask44;
-    h1 += c;
-    c = h1 >> 44;
-    h1 &= kMask44;
-    h2 += c;
-    c = h2 >> 42;
-    h2 &= kMask42;
-    h0 += c * 5;
-    c = h0 >> 44;
-    h0 &= kMask44;
-    h1 += c;
+    uint64_t c;
+    for (int pass = 0; pass < 2; ++pass) {
+      c = h1 >> 44;
+      h1 &= kMask44;
+      h2 += c;
+      c = h2 >> 42;
+      h2 &= kMask42;
+      h0 += c * 5;
+      c = h0 >> 44;
+      h0 &= kMask44;
+      h1 += c;
+    }
     // g = h + 5 - 2^130; take it when it did not go negative (h >= p).
     uint64_t g0 = h0 + 5;
     c = g0 >> 44;
