@@ -119,9 +119,11 @@ template <bool kAvx2>
   }
 }
 
+#if defined(__x86_64__) || defined(__i386__)
 __attribute__((target("avx2"))) void KeyStream8Avx2(const ChaChaState& s, uint32_t counter, uint8_t out[kBatchBytes]) {
   KeyStream8Body<true>(s, counter, out);
 }
+#endif
 
 void KeyStream8Generic(const ChaChaState& s, uint32_t counter, uint8_t out[kBatchBytes]) {
   KeyStream8Body<false>(s, counter, out);
@@ -130,9 +132,11 @@ void KeyStream8Generic(const ChaChaState& s, uint32_t counter, uint8_t out[kBatc
 using KeyStreamFn = void (*)(const ChaChaState&, uint32_t, uint8_t*);
 
 void KeyStream8(const ChaChaState& s, uint32_t counter, uint8_t out[kBatchBytes]) {
+#if defined(__x86_64__) || defined(__i386__)
   static const bool avx2 = __builtin_cpu_supports("avx2");
-  if (avx2) KeyStream8Avx2(s, counter, out);
-  else KeyStream8Generic(s, counter, out);
+  if (avx2) return KeyStream8Avx2(s, counter, out);
+#endif
+  KeyStream8Generic(s, counter, out);
 }
 
 void XorBytes(const uint8_t* in, const uint8_t* stream, uint8_t* out, size_t n) {
