@@ -126,6 +126,9 @@ void HttpParser::Reset() {
 int HttpParser::OnMessageBegin() {
   request_ = RequestHead();
   response_ = ResponseHead();
+  // Room for a typical head (clients send 8-20 fields) in one allocation
+  // instead of five regrowths that move every field parsed so far.
+  (kind_ == Kind::kRequest ? request_.headers : response_.headers).Reserve(16);
   field_.clear();
   value_.clear();
   in_value_ = false;

@@ -34,6 +34,7 @@ class Headers {
   void Add(std::string name, std::string value);
   void Set(std::string_view name, std::string value);  // replaces all of `name`
   void Remove(std::string_view name);
+  void Reserve(size_t n) { list_.reserve(n); }
   const std::vector<std::pair<std::string, std::string>>& list() const { return list_; }
   size_t size() const { return list_.size(); }
 
