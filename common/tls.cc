@@ -252,7 +252,6 @@ Status LoadKey(mbedtls_pk_context* key, const std::string& file, const char* wha
   return Status::Ok();
 }
 
-// One saved client session (ticket or session id plus master secret).
 // The key block mbedTLS derives for a session (RFC 5246 section 6.3), kept
 // until the handshake ends so the records can move out of mbedTLS.
 // mbedTLS reports it through a per-config callback; the session whose
@@ -282,6 +281,7 @@ uint64_t Be64(const unsigned char* p) {
   return v;
 }
 
+// One saved client session (ticket or session id plus master secret).
 struct SavedSession {
   mbedtls_ssl_session s;
   SavedSession() { mbedtls_ssl_session_init(&s); }
