@@ -131,6 +131,10 @@ std::string EdgeServer::InfoJson() {
     else cJSON_AddNullToObject(o, "last_ping_rtt_ms");
     JsonAddNum(o, "consecutive_failures", h.consecutive_failures);
     if (!h.last_error.empty()) JsonAddStr(o, "last_error", h.last_error);
+    if (!h.cipher_suite.empty()) {
+      JsonAddStr(o, "cipher_suite", h.cipher_suite);
+      JsonAddBool(o, "fast_records", h.fast_records);
+    }
   }
   cJSON* pool = JsonAddObj(r, "pool");
   int idle = pool_->idle_count(), busy = pool_->busy_count(), conn = pool_->connecting_count();

@@ -313,7 +313,9 @@ int HubPool::IdleOn(int hub) const {
 
 void HubPool::LinkOpened(HubLink* link) {
   HubStatus& h = hubs_[link->hub_index_];
-  if (!h.up) LogInfo("edge", "hub " + h.address + " is up (" + link->stream_->tls()->cipher_suite() + ")");
+  h.cipher_suite = link->stream_->tls()->cipher_suite();
+  h.fast_records = link->stream_->tls()->fast_records();
+  if (!h.up) LogInfo("edge", "hub " + h.address + " is up (" + h.cipher_suite + ")");
   h.up = true;
   h.consecutive_failures = 0;
   h.next_attempt_ms = 0;

@@ -90,6 +90,10 @@ struct HubStatus {
   double last_rtt_ms = -1;
   std::string last_error;
   int open_links = 0;
+  // The last link's TLS suite, and whether its records bypass mbedTLS
+  // (common/tls_record.h): what an operator checks when tuning throughput.
+  std::string cipher_suite;
+  bool fast_records = false;
 };
 
 class HubPool {

@@ -182,6 +182,9 @@ describe('tunnel: one edge, one hub, mock provider', { timeout: 120000 }, () => 
     assert.equal(info.body.role, 'edge');
     assert.ok(Array.isArray(info.body.hubs) && info.body.hubs.length === 1, JSON.stringify(info.body));
     assert.equal(info.body.hubs[0].state, 'up');
+    // Edge and hub both prefer ChaCha20-Poly1305, whose records bypass mbedTLS.
+    assert.equal(info.body.hubs[0].cipher_suite, 'TLS-ECDHE-ECDSA-WITH-CHACHA20-POLY1305-SHA256');
+    assert.equal(info.body.hubs[0].fast_records, true);
     for (const k of ['idle', 'in_use', 'size']) assert.equal(typeof info.body.pool?.[k], 'number', `pool.${k}`);
     // Nothing else is running in this test: the info request does not count itself.
     assert.equal(info.body.requests?.in_flight, 0, JSON.stringify(info.body.requests));
