@@ -275,7 +275,6 @@ struct PolyState {
   }
 
   void Finish(uint8_t tag[16]) {
-    constexpr uint64_t kMask44 = 0xfffffffffff, kMask42 = 0x3ffffffffff;
     // Carry fully, twice round the top.
     uint64_t c;
     for (int pass = 0; pass < 2; ++pass) {
