@@ -53,8 +53,10 @@ void LogLine(LogLevel level, std::string_view component, std::string_view messag
   line.append(LevelName(level)).append(" ").append(component).append(": ");
   size_t start = line.size();
   line.append(message);
-  for (size_t i = line.find_first_of("\r\n", start); i != std::string::npos; i = line.find_first_of("\r\n", i + 1))
-    line[i] = ' ';  // one event, one line
+  // One event, one line. A plain loop: find_first_of with a two-byte set
+  // calls memchr once per byte of the line.
+  for (size_t i = start; i < line.size(); ++i)
+    if (line[i] == '\r' || line[i] == '\n') line[i] = ' ';
   line.push_back('\n');
   if (!t_batching || level >= LogLevel::kWarn || line.size() >= kMaxPending) FlushLogLines();
 }
