@@ -1,11 +1,11 @@
 #include "common/json.h"
 
-#include "common/json_scan.h"
-
 #include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+
+#include "common/json_scan.h"
 
 namespace tether {
 namespace {

@@ -24,7 +24,10 @@ Result<JsonPtr> ParseJson(std::string_view text);
 // The raw text of member `key` of the top-level object in `text`, found by
 // a scan that allocates nothing and skips other members' values whole;
 // empty when text is not an object or has no such member. For reading one
-// small member (a response's usage) without parsing a large document.
+// small member (a response's usage) without parsing a large document. It
+// does not validate and stops at the member, so a provider's slightly
+// non-conforming JSON still yields its usage; requests are read with the
+// strict ScanJson (common/json_scan.h) instead.
 std::string_view FindTopLevelMember(std::string_view text, std::string_view key);
 // Compact serialisation.
 std::string PrintJson(const cJSON* j);

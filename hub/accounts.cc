@@ -1,7 +1,5 @@
 #include "hub/accounts.h"
 
-#include "common/json_scan.h"
-
 #include <strings.h>
 
 #include <algorithm>
@@ -9,6 +7,8 @@
 #include <cmath>
 #include <cstdio>
 #include <ctime>
+
+#include "common/json_scan.h"
 
 namespace tether {
 namespace {

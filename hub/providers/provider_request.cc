@@ -1,8 +1,7 @@
 #include "hub/providers/provider_request.h"
 
-#include "common/json_scan.h"
-
 #include "common/json.h"
+#include "common/json_scan.h"
 #include "hub/providers/bedrock.h"
 
 namespace tether {
