@@ -182,7 +182,7 @@ void GatewayExchange::BookUsage() {
   if (booked_ || attempts_ == 0 || provider_ < 0) return;
   booked_ = true;
   const ProviderConfig& p = config_->providers[provider_];
-  UsageRow row = services_->SpareUsageRow();
+  UsageRow row;  // views this exchange's strings; Book copies them
   row.ts = static_cast<double>(started_unix_ms_) / 1000.0;
   row.request_id = request_id_;
   row.key_name = client_key_name_;
@@ -212,7 +212,7 @@ void GatewayExchange::BookUsage() {
     if (row.cost_usd > 0) services_->budget().Add(key_->name, row.cost_usd);
   }
   if (tenant_cfg_ && tenant_cfg_->tpm) services_->rates().RecordTokens("tenant:" + tenant_cfg_->id, tenant_cfg_->tpm, tokens);
-  services_->Book(std::move(row));
+  services_->Book(row);
 }
 
 void GatewayExchange::RecordRequestLog(RequestLog* log) {

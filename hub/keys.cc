@@ -153,7 +153,7 @@ std::string GenerateClientKey() {
 
 std::string HashClientKey(std::string_view key) { return Sha256HexLocal(key); }
 
-std::string ClientFamily(std::string_view ua) {
+std::string_view ClientFamily(std::string_view ua) {
   // Order matters: Gemini CLI is built on the genai SDK, and Claude Code on
   // the Anthropic SDK, so the CLIs are recognised before the SDKs. Seen in
   // the wild: "claude-cli/2.1.197 (external, sdk-cli)", "codex_exec/0.169.0
@@ -191,7 +191,7 @@ KeyDecision EvaluateKey(const KeyPolicy& p, const KeyContext& c) {
   if (!p.tenant.empty() && !c.tenant_of_path.empty() && c.tenant_of_path != p.tenant)
     return deny(403, who + " belongs to tenant " + Quoted(p.tenant) + " and cannot be used under /" + c.tenant_of_path + "/");
   if (!p.allowed_clients.empty()) {
-    std::string family = ClientFamily(c.user_agent);
+    std::string family(ClientFamily(c.user_agent));
     if (!ClientAllowed(p, c.user_agent, family))
       return deny(403, who + " may only be used from " + JoinList(p.allowed_clients) + "; this request came from " + family +
                            " (User-Agent " + Quoted(c.user_agent) + ")");

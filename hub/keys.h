@@ -41,7 +41,7 @@ std::string HashClientKey(std::string_view key);
 
 // The client family a User-Agent belongs to: "claude_code", "codex",
 // "gemini_cli", "sdk_openai", "sdk_anthropic", "sdk_genai" or "other".
-std::string ClientFamily(std::string_view user_agent);
+std::string_view ClientFamily(std::string_view user_agent);
 
 struct KeyContext {
   int64_t now = 0;              // unix seconds

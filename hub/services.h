@@ -63,11 +63,9 @@ class HubServices {
   // from across a reload. Never null for a configured provider.
   std::shared_ptr<AccountPool> pool(const std::string& provider_id) const;
   UsageLedger& ledger() { return *ledger_; }
-  // A row to fill for Book(), reusing the storage of rows already written.
-  UsageRow SpareUsageRow() { return booking_ ? ledger_->SpareRow() : UsageRow(); }
   // Books a finished request in the ledger, unless usage_booking is off.
-  void Book(UsageRow&& row) {
-    if (booking_) ledger_->Book(std::move(row));
+  void Book(const UsageRow& row) {
+    if (booking_) ledger_->Book(row);
   }
   bool booking() const { return booking_; }
   // Provider ids with their current pools, for the admin API.

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -19,8 +20,23 @@ namespace {
 // Above this many queued rows the writer is woken at once rather than at the
 // next tick: big transactions are cheap, an unbounded queue is not.
 constexpr size_t kWakeBatch = 4096;
-// A stalled disk must not grow the hub without bound: ~100 MB of rows.
+// A stalled disk must not grow the hub without bound: at most this many
+// rows or bytes wait (a row is some 200 bytes).
 constexpr size_t kMaxQueue = 300000;
+constexpr size_t kMaxQueueBytes = 64u << 20;
+
+// A queued row's fixed part; its text fields' bytes follow it, in kTexts order.
+struct PackedHead {
+  double ts, cost_usd;
+  int64_t input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, ttfb_ms, duration_ms;
+  int32_t status;
+  uint32_t estimated;
+  uint32_t text_bytes[8];
+};
+
+constexpr std::string_view UsageRow::* kTexts[8] = {
+    &UsageRow::request_id,      &UsageRow::key_name,   &UsageRow::tenant,   &UsageRow::client_family,
+    &UsageRow::model_requested, &UsageRow::model_used, &UsageRow::provider, &UsageRow::account};
 
 const char* kSchema =
     "CREATE TABLE IF NOT EXISTS usage ("
@@ -131,7 +147,7 @@ int BatchEof(sqlite3_vtab_cursor* c) noexcept {
   return !cur->rows || cur->at >= cur->rows->size();
 }
 
-void ResultText(sqlite3_context* ctx, const std::string& v) {
+void ResultText(sqlite3_context* ctx, std::string_view v) {
   sqlite3_result_text(ctx, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
 }
 
@@ -194,7 +210,6 @@ Result<std::unique_ptr<UsageLedger>> UsageLedger::Open(const std::string& path, 
   std::string insert = std::string("INSERT INTO usage(") + kColumnList + ") SELECT " + kColumnList + " FROM usage_batch";
   if (sqlite3_prepare_v2(l->db_, insert.c_str(), -1, &l->insert_, nullptr) != SQLITE_OK)
     return DbError(l->db_, path, "prepare insert");
-  l->queue_.reserve(kWakeBatch);
   l->writer_ = std::thread([p = l.get()] { p->WriterLoop(); });
   return l;
 }
@@ -213,34 +228,67 @@ UsageLedger::~UsageLedger() {
   if (query_db_) sqlite3_close(query_db_);
 }
 
-void UsageLedger::Book(UsageRow row) {
+void UsageLedger::Book(const UsageRow& row) {
   bool wake;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (queue_.size() >= kMaxQueue) {
+    if (queued_rows_ >= kMaxQueue || queue_.size() >= kMaxQueueBytes) {
       ++stats_.dropped;
       return;
     }
-    queue_.push_back(std::move(row));
+    Pack(row);
+    ++queued_rows_;
     ++booked_;
     ++stats_.booked;
-    wake = queue_.size() == kWakeBatch;
+    wake = queued_rows_ == kWakeBatch;
   }
   // Usually no notify at all: the writer's tick picks the rows up, so a
-  // booking costs a lock and a move.
+  // booking costs a lock and a copy of some 200 bytes.
   if (wake) work_cv_.notify_one();
 }
 
-UsageRow UsageLedger::SpareRow() {
-  UsageRow row;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (spare_.empty()) return row;
-    row = std::move(spare_.back());
-    spare_.pop_back();
+void UsageLedger::Pack(const UsageRow& row) {
+  PackedHead h{};
+  h.ts = row.ts;
+  h.cost_usd = row.cost_usd;
+  h.input_tokens = row.input_tokens;
+  h.output_tokens = row.output_tokens;
+  h.cache_read_tokens = row.cache_read_tokens;
+  h.cache_write_tokens = row.cache_write_tokens;
+  h.reasoning_tokens = row.reasoning_tokens;
+  h.ttfb_ms = row.ttfb_ms;
+  h.duration_ms = row.duration_ms;
+  h.status = row.status;
+  h.estimated = row.estimated;
+  for (size_t i = 0; i < 8; ++i) h.text_bytes[i] = static_cast<uint32_t>((row.*kTexts[i]).size());
+  queue_.append(reinterpret_cast<const char*>(&h), sizeof h);
+  for (auto text : kTexts) queue_.append(row.*text);
+}
+
+void UsageLedger::Unpack(const std::string& packed, std::vector<UsageRow>* rows) {
+  rows->clear();
+  size_t at = 0;
+  while (at + sizeof(PackedHead) <= packed.size()) {
+    PackedHead h;
+    std::memcpy(&h, packed.data() + at, sizeof h);
+    at += sizeof h;
+    UsageRow& r = rows->emplace_back();
+    r.ts = h.ts;
+    r.cost_usd = h.cost_usd;
+    r.input_tokens = h.input_tokens;
+    r.output_tokens = h.output_tokens;
+    r.cache_read_tokens = h.cache_read_tokens;
+    r.cache_write_tokens = h.cache_write_tokens;
+    r.reasoning_tokens = h.reasoning_tokens;
+    r.ttfb_ms = h.ttfb_ms;
+    r.duration_ms = h.duration_ms;
+    r.status = h.status;
+    r.estimated = h.estimated != 0;
+    for (size_t i = 0; i < 8; ++i) {
+      r.*kTexts[i] = std::string_view(packed.data() + at, h.text_bytes[i]);
+      at += h.text_bytes[i];
+    }
   }
-  row.Clear();
-  return row;
 }
 
 Status UsageLedger::Flush() {
@@ -259,31 +307,25 @@ void UsageLedger::WriterLoop() {
   // second, and the bounded queue absorbs a burst. Linux applies nice per
   // thread; failing to lower it changes nothing else.
   setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 10);
-  std::vector<UsageRow> batch;
+  std::string batch;           // the packed rows being written
+  std::vector<UsageRow> rows;  // views into batch
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     work_cv_.wait_for(lock, std::chrono::milliseconds(flush_interval_ms_),
-                      [&] { return stop_ || flush_target_ > done_ || queue_.size() >= kWakeBatch; });
-    if (queue_.empty()) {
+                      [&] { return stop_ || flush_target_ > done_ || queued_rows_ >= kWakeBatch; });
+    if (queued_rows_ == 0) {
       if (stop_) break;
       continue;
     }
-    batch.swap(queue_);  // queue_ inherits the last batch's (empty) storage: no regrowth
+    batch.swap(queue_);  // queue_ inherits the last batch's (cleared) storage: no regrowth
+    const size_t n = queued_rows_;
+    queued_rows_ = 0;
     lock.unlock();
-    Status st = WriteBatch(batch);
-    if (!st.ok()) std::fprintf(stderr, "usage ledger: %zu rows not written: %s\n", batch.size(), st.message().c_str());
-    const size_t n = batch.size();
+    Unpack(batch, &rows);
+    Status st = WriteBatch(rows);
+    if (!st.ok()) std::fprintf(stderr, "usage ledger: %zu rows not written: %s\n", n, st.message().c_str());
+    batch.clear();
     lock.lock();
-    // The written rows go back to the loop thread for reuse (an O(1) swap).
-    // If it has not used the last lot, destroy these here, outside the lock:
-    // thousands of frees under mu_ would make Book() wait for them.
-    if (spare_.empty()) {
-      spare_.swap(batch);
-    } else {
-      lock.unlock();
-      batch.clear();
-      lock.lock();
-    }
     done_ += n;
     ++stats_.batches;
     if (st.ok()) stats_.written += n;

@@ -23,10 +23,12 @@ struct sqlite3_stmt;
 
 namespace tether {
 
+// One booked request. The text fields view the caller's strings: Book()
+// copies them into the queue, so they need only outlive that call.
 struct UsageRow {
   double ts = 0;  // unix seconds (fractional) when the request started
-  std::string request_id, key_name, tenant, client_family;
-  std::string model_requested, model_used, provider, account;
+  std::string_view request_id, key_name, tenant, client_family;
+  std::string_view model_requested, model_used, provider, account;
   int status = 0;
   // Token counts, normalised across providers: input_tokens excludes cache
   // reads and writes (OpenAI's prompt_tokens minus cached_tokens; Anthropic's
@@ -37,22 +39,6 @@ struct UsageRow {
   bool estimated = false;  // counts estimated by the hub (stream cut, provider sent none)
   int64_t ttfb_ms = 0, duration_ms = 0;
   double cost_usd = 0;
-
-  // Back to a fresh row, keeping the strings' storage (see SpareRow()).
-  void Clear() {
-    UsageRow blank;
-    for (std::string* s : {&request_id, &key_name, &tenant, &client_family, &model_requested, &model_used, &provider, &account})
-      s->clear();
-    blank.request_id.swap(request_id);
-    blank.key_name.swap(key_name);
-    blank.tenant.swap(tenant);
-    blank.client_family.swap(client_family);
-    blank.model_requested.swap(model_requested);
-    blank.model_used.swap(model_used);
-    blank.provider.swap(provider);
-    blank.account.swap(account);
-    *this = std::move(blank);
-  }
 };
 
 enum class UsageGroup { kKey, kTenant, kModel, kProvider };
@@ -74,15 +60,10 @@ class UsageLedger {
   UsageLedger(const UsageLedger&) = delete;
   UsageLedger& operator=(const UsageLedger&) = delete;
 
-  // Enqueues a row; never touches the disk. Thread-safe. When the queue is
-  // over its bound (a stalled disk) the row is dropped and counted.
-  void Book(UsageRow row);
-  // An empty row to fill for Book(): one the writer has already written,
-  // cleared but with its strings' storage, so that booking allocates nothing
-  // and the writer thread frees nothing the loop thread allocated (frees
-  // across threads go through the arena lock and starve the loop's malloc
-  // cache). A default row when none is spare. Thread-safe.
-  UsageRow SpareRow();
+  // Copies a row into the queue; never touches the disk. Thread-safe. When
+  // the queue is over its bound (a stalled disk) the row is dropped and
+  // counted.
+  void Book(const UsageRow& row);
   // Blocks until every row booked before the call is committed (or failed).
   // The error, if any, is the last write failure.
   Status Flush();
@@ -99,6 +80,10 @@ class UsageLedger {
   UsageLedger() = default;
   void WriterLoop();
   Status WriteBatch(const std::vector<UsageRow>& rows);  // writer thread only
+  // Appends `row` to queue_ as one packed record (mu_ held).
+  void Pack(const UsageRow& row);
+  // The records of a packed batch, as rows viewing `packed`.
+  static void Unpack(const std::string& packed, std::vector<UsageRow>* rows);
 
   std::string path_;
   int flush_interval_ms_ = 1000;
@@ -112,8 +97,12 @@ class UsageLedger {
 
   mutable std::mutex mu_;
   std::condition_variable work_cv_, done_cv_;
-  std::vector<UsageRow> queue_;
-  std::vector<UsageRow> spare_;  // written rows handed back for SpareRow()
+  // Booked rows, packed back to back: a fixed-size head, then the text
+  // fields' bytes. The writer swaps the whole string for the one it has just
+  // written and cleared, so in steady state booking allocates nothing, and
+  // no memory is freed on a thread other than the one that allocated it.
+  std::string queue_;
+  size_t queued_rows_ = 0;
   uint64_t booked_ = 0, done_ = 0, flush_target_ = 0;
   Stats stats_;
   Status last_error_;

@@ -13,29 +13,44 @@
 namespace tether {
 namespace {
 
-UsageRow Numbered(int i) {
-  UsageRow r;
-  r.ts = 1700000000 + i;
-  r.request_id = "req-" + std::to_string(i);
-  r.key_name = "key-" + std::to_string(i % 7);
-  r.tenant = "t" + std::to_string(i % 3);
-  r.client_family = i % 2 ? "codex" : "claude_code";
-  r.model_requested = "req-model-" + std::to_string(i);
-  r.model_used = "used-model-" + std::to_string(i);
-  r.provider = "p" + std::to_string(i % 5);
-  r.account = "a" + std::to_string(i % 4);
-  r.status = 200 + i;
-  r.input_tokens = 1000 + i;
-  r.output_tokens = 2000 + i;
-  r.cache_read_tokens = 3000 + i;
-  r.cache_write_tokens = 4000 + i;
-  r.reasoning_tokens = 5000 + i;
-  r.estimated = i % 2 == 0;
-  r.ttfb_ms = 6000 + i;
-  r.duration_ms = 7000 + i;
-  r.cost_usd = i / 1000.0;
-  return r;
-}
+// Row i, with its own strings: row() views them, so a NumberedRow must
+// outlive the Book() of its row.
+struct NumberedRow {
+  explicit NumberedRow(int i)
+      : i(i),
+        request_id("req-" + std::to_string(i)),
+        key_name("key-" + std::to_string(i % 7)),
+        tenant("t" + std::to_string(i % 3)),
+        model_requested("req-model-" + std::to_string(i)),
+        model_used("used-model-" + std::to_string(i)),
+        provider("p" + std::to_string(i % 5)),
+        account("a" + std::to_string(i % 4)) {}
+  UsageRow row() const {
+    UsageRow r;
+    r.ts = 1700000000 + i;
+    r.request_id = request_id;
+    r.key_name = key_name;
+    r.tenant = tenant;
+    r.client_family = i % 2 ? "codex" : "claude_code";
+    r.model_requested = model_requested;
+    r.model_used = model_used;
+    r.provider = provider;
+    r.account = account;
+    r.status = 200 + i;
+    r.input_tokens = 1000 + i;
+    r.output_tokens = 2000 + i;
+    r.cache_read_tokens = 3000 + i;
+    r.cache_write_tokens = 4000 + i;
+    r.reasoning_tokens = 5000 + i;
+    r.estimated = i % 2 == 0;
+    r.ttfb_ms = 6000 + i;
+    r.duration_ms = 7000 + i;
+    r.cost_usd = i / 1000.0;
+    return r;
+  }
+  int i;
+  std::string request_id, key_name, tenant, model_requested, model_used, provider, account;
+};
 
 // Every column of the row with this request id, as text, in table order.
 std::string RowText(sqlite3* db, int i) {
@@ -58,7 +73,8 @@ std::string RowText(sqlite3* db, int i) {
 }
 
 std::string Expected(int i) {
-  UsageRow r = Numbered(i);
+  NumberedRow numbered(i);
+  UsageRow r = numbered.row();
   sqlite3* db = nullptr;
   sqlite3_open(":memory:", &db);
   // Let SQLite render the two REAL columns the way it stores them.
@@ -71,8 +87,9 @@ std::string Expected(int i) {
     sqlite3_finalize(s);
     return t;
   };
-  std::string out = real(r.ts) + "|" + r.request_id + "|" + r.key_name + "|" + r.tenant + "|" + r.client_family + "|" +
-                    r.model_requested + "|" + r.model_used + "|" + r.provider + "|" + r.account + "|" +
+  std::string out = real(r.ts) + "|" + std::string(r.request_id) + "|" + std::string(r.key_name) + "|" +
+                    std::string(r.tenant) + "|" + std::string(r.client_family) + "|" + std::string(r.model_requested) +
+                    "|" + std::string(r.model_used) + "|" + std::string(r.provider) + "|" + std::string(r.account) + "|" +
                     std::to_string(r.status) + "|" + std::to_string(r.input_tokens) + "|" +
                     std::to_string(r.output_tokens) + "|" + std::to_string(r.cache_read_tokens) + "|" +
                     std::to_string(r.cache_write_tokens) + "|" + std::to_string(r.reasoning_tokens) + "|" +
@@ -90,7 +107,7 @@ TEST(UsageLedgerBatch, EveryColumnOfEveryRowWhateverTheBatchSize) {
     {
       auto ledger = UsageLedger::Open(path, 60'000);
       ASSERT_TRUE(ledger.ok()) << ledger.status().message();
-      for (int i = 0; i < n; ++i) (*ledger)->Book(Numbered(i));
+      for (int i = 0; i < n; ++i) (*ledger)->Book(NumberedRow(i).row());
       ASSERT_TRUE((*ledger)->Flush().ok());
       EXPECT_EQ((*ledger)->stats().written, static_cast<uint64_t>(n));
       EXPECT_EQ((*ledger)->stats().batches, 1u) << "one transaction for the whole queue";

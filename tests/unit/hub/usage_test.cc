@@ -43,16 +43,18 @@ Counts ReadBack(const std::string& path, const char* where = "1=1") {
   return c;
 }
 
-UsageRow Row(std::string key, std::string tenant, std::string model, std::string provider, int64_t in, int64_t out, double cost,
+// The text fields view the arguments: pass strings that outlive Book().
+UsageRow Row(std::string_view key, std::string_view tenant, std::string_view model, std::string_view provider, int64_t in,
+             int64_t out, double cost,
              double ts = 1'800'000'000) {
   UsageRow r;
   r.ts = ts;
   r.request_id = "req";
-  r.key_name = std::move(key);
-  r.tenant = std::move(tenant);
+  r.key_name = key;
+  r.tenant = tenant;
   r.model_requested = model;
-  r.model_used = std::move(model);
-  r.provider = std::move(provider);
+  r.model_used = model;
+  r.provider = provider;
   r.status = 200;
   r.input_tokens = in;
   r.output_tokens = out;
@@ -68,13 +70,15 @@ TEST(UsageLedger, TenThousandRowsFromTwoThreadsSurviveReopen) {
     ASSERT_TRUE(ledger.ok()) << ledger.status().message();
     UsageLedger* l = ledger->get();
     auto worker = [l](int id, double* ns) {
+      std::vector<std::string> ids;
       std::vector<UsageRow> rows;
+      for (int i = 0; i < 5000; ++i) ids.push_back("r" + std::to_string(id) + "_" + std::to_string(i));
       for (int i = 0; i < 5000; ++i) {
         rows.push_back(Row(id == 0 ? "alice" : "bob", "u1", "gpt-4o", "openai", i, 2 * i, 0.001));
-        rows.back().request_id = "r" + std::to_string(id) + "_" + std::to_string(i);
+        rows.back().request_id = ids[i];
       }
       auto start = std::chrono::steady_clock::now();
-      for (UsageRow& r : rows) l->Book(std::move(r));
+      for (const UsageRow& r : rows) l->Book(r);
       *ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count() / 5000;
     };
     double ns0 = 0, ns1 = 0;
@@ -122,41 +126,51 @@ TEST(UsageLedger, DestructorDrainsWithoutFlush) {
   EXPECT_EQ(ReadBack(path).rows, 777);
 }
 
-TEST(UsageLedger, WrittenRowsComeBackClearedWithTheirStorage) {
-  std::string path = TempDb("spare");
+TEST(UsageLedger, BookCopiesTheTextSoTheCallersStringsMayDieAtOnce) {
+  std::string path = TempDb("copy");
   auto ledger = UsageLedger::Open(path, 60'000);
   ASSERT_TRUE(ledger.ok());
   UsageLedger& l = **ledger;
-  // Nothing written yet: a plain new row.
-  EXPECT_EQ(l.SpareRow().key_name.capacity(), UsageRow().key_name.capacity());
-  const std::string long_key(100, 'k');
   for (int i = 0; i < 3; ++i) {
-    UsageRow r = Row(long_key, "tenant-with-a-long-name", "model-with-a-long-name", "provider-x", 7, 9, 0.5);
-    r.account = "account-with-a-long-name";
+    // Long enough to live on the heap, and overwritten right after Book.
+    std::string key(100, static_cast<char>('a' + i));
+    std::string account = "account-with-a-long-name-" + std::to_string(i);
+    std::string model = "model-with-a-long-name-" + std::to_string(i);
+    UsageRow r = Row(key, "tenant-with-a-long-name", model, "provider-x", 7, 9, 0.5);
+    r.account = account;
     r.client_family = "claude_code";
     r.estimated = true;
     r.reasoning_tokens = 3;
     r.ttfb_ms = 12;
-    l.Book(std::move(r));
+    l.Book(r);
+    key.assign(100, '#');
+    account.assign(account.size(), '#');
+    model.clear();
   }
   ASSERT_TRUE(l.Flush().ok());
-  for (int i = 0; i < 3; ++i) {
-    UsageRow spare = l.SpareRow();
-    EXPECT_GE(spare.key_name.capacity(), long_key.size()) << i;  // storage kept
-    EXPECT_GE(spare.account.capacity(), 24u) << i;
-    // Every field is back to its default.
-    EXPECT_TRUE(spare.request_id.empty() && spare.key_name.empty() && spare.tenant.empty() && spare.client_family.empty() &&
-                spare.model_requested.empty() && spare.model_used.empty() && spare.provider.empty() && spare.account.empty());
-    EXPECT_EQ(spare.ts, 0);
-    EXPECT_EQ(spare.status, 0);
-    EXPECT_EQ(spare.input_tokens + spare.output_tokens + spare.reasoning_tokens + spare.ttfb_ms, 0);
-    EXPECT_FALSE(spare.estimated);
-    EXPECT_EQ(spare.cost_usd, 0);
-  }
-  // All three were handed out: the next is new again.
-  EXPECT_LT(l.SpareRow().key_name.capacity(), long_key.size());
   EXPECT_EQ(ReadBack(path).rows, 3);
   EXPECT_EQ(ReadBack(path).input, 21);
+  for (int i = 0; i < 3; ++i) {
+    std::string where = "key_name = '" + std::string(100, static_cast<char>('a' + i)) + "' AND account = 'account-with-a-long-name-" +
+                        std::to_string(i) + "' AND model_used = 'model-with-a-long-name-" + std::to_string(i) +
+                        "' AND tenant = 'tenant-with-a-long-name' AND client_family = 'claude_code' AND estimated = 1" +
+                        " AND reasoning_tokens = 3 AND ttfb_ms = 12";
+    EXPECT_EQ(ReadBack(path, where.c_str()).rows, 1) << i;
+  }
+  EXPECT_EQ(ReadBack(path, "key_name LIKE '%#%' OR account LIKE '%#%' OR model_used = ''").rows, 0);
+}
+
+TEST(UsageLedger, EmptyAndLargeTextFieldsRoundTrip) {
+  std::string path = TempDb("sizes");
+  auto ledger = UsageLedger::Open(path, 60'000);
+  ASSERT_TRUE(ledger.ok());
+  // A client may ask for any model name; the ledger keeps it whole.
+  const std::string big(70'000, 'm');
+  (*ledger)->Book(Row("", "", big, "", 1, 2, 0));
+  (*ledger)->Book(Row("k", "", "", "p", 3, 4, 0));
+  ASSERT_TRUE((*ledger)->Flush().ok());
+  EXPECT_EQ(ReadBack(path, ("model_used = '" + big + "' AND key_name = ''").c_str()).rows, 1);
+  EXPECT_EQ(ReadBack(path, "model_used = '' AND key_name = 'k' AND input_tokens = 3").rows, 1);
 }
 
 TEST(UsageLedger, WriterCommitsWithinTheIntervalWithoutFlush) {
