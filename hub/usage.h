@@ -1,8 +1,8 @@
 // Usage ledger and prices. Every request the hub answers is booked as one
 // UsageRow in a SQLite database (WAL). Book() only enqueues, so the loop
-// thread never waits on the disk; a writer thread (at nice 10, so serving
-// wins when CPUs are short) commits the queue in one transaction at least
-// once per second, so a crash loses at most about a
+// thread never waits on the disk; a writer thread (in the background, so
+// serving wins when CPUs are short; see WriterLoop) commits the queue in one
+// transaction at least once per second, so a crash loses at most about a
 // second of rows and a clean stop (Flush or destructor) loses none.
 #pragma once
 #include <condition_variable>
@@ -103,12 +103,18 @@ class UsageLedger {
   // no memory is freed on a thread other than the one that allocated it.
   std::string queue_;
   size_t queued_rows_ = 0;
+  uint64_t first_queued_ms_ = 0;  // NowMs() when the oldest queued row came
   uint64_t booked_ = 0, done_ = 0, flush_target_ = 0;
   Stats stats_;
   Status last_error_;
   bool stop_ = false;
   std::thread writer_;
 };
+
+// Whether the writer thread writes a batch in the background (SCHED_IDLE):
+// given how long the batch's oldest row has waited, the flush interval, and
+// whether a Flush or the shutdown waits for it.
+bool WriteInBackground(uint64_t oldest_age_ms, int interval_ms, bool waited_for);
 
 // USD per million tokens.
 struct Price {

@@ -7,6 +7,8 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 namespace tether {
@@ -171,6 +173,52 @@ TEST(UsageLedger, EmptyAndLargeTextFieldsRoundTrip) {
   ASSERT_TRUE((*ledger)->Flush().ok());
   EXPECT_EQ(ReadBack(path, ("model_used = '" + big + "' AND key_name = ''").c_str()).rows, 1);
   EXPECT_EQ(ReadBack(path, "model_used = '' AND key_name = 'k' AND input_tokens = 3").rows, 1);
+}
+
+// /proc/self/task/TID/stat fields of the ledger's writer thread (found by
+// its name), from field 3 (state) on; empty when there is none.
+std::vector<std::string> WriterStat() {
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    if (name != "usage-writer") continue;
+    std::ifstream stat(task.path() / "stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    std::istringstream rest(text.substr(text.rfind(')') + 2));
+    std::vector<std::string> fields;
+    for (std::string f; rest >> f;) fields.push_back(f);
+    return fields;
+  }
+  return {};
+}
+
+TEST(UsageLedger, WriterWaitsAtNiceTenSoTheLoopNeverWaitsOnAnIdleOnlyThread) {
+  std::string path = TempDb("policy");
+  auto ledger = UsageLedger::Open(path, 60'000);
+  ASSERT_TRUE(ledger.ok());
+  for (int i = 0; i < 100; ++i) (*ledger)->Book(Row("k", "", "m", "p", 1, 1, 0));
+  ASSERT_TRUE((*ledger)->Flush().ok());
+  // Between batches (when it may hold the lock Book() takes) the writer is
+  // SCHED_OTHER at nice 10, whatever it wrote the batch at. Fields 19 (nice)
+  // and 41 (policy), counted from 1, are at 16 and 38 from field 3.
+  std::vector<std::string> f;
+  for (int i = 0; i < 100; ++i) {  // the thread names itself as it starts
+    f = WriterStat();
+    if (!f.empty()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_GT(f.size(), 38u) << "no thread named usage-writer";
+  EXPECT_EQ(f[16], "10");
+  EXPECT_EQ(f[38], "0");  // SCHED_OTHER
+}
+
+TEST(UsageLedger, BatchesGoToTheBackgroundUnlessTheWriterIsBehindOrAwaited) {
+  EXPECT_TRUE(WriteInBackground(0, 1000, false));
+  EXPECT_TRUE(WriteInBackground(1000, 1000, false));   // the usual tick
+  EXPECT_TRUE(WriteInBackground(2000, 1000, false));
+  EXPECT_FALSE(WriteInBackground(2001, 1000, false));  // starved for two ticks: catch up
+  EXPECT_FALSE(WriteInBackground(5, 1000, true));      // a Flush or the shutdown waits
 }
 
 TEST(UsageLedger, WriterCommitsWithinTheIntervalWithoutFlush) {
