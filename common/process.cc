@@ -55,6 +55,15 @@ void ReexecWithMallocCache(char** argv, int per_size) {
   if (tunables.find("glibc.malloc.tcache_count") != std::string::npos) return;  // set by the operator, or done
   tunables += (tunables.empty() ? "" : ":") + std::string("glibc.malloc.tcache_count=") + std::to_string(per_size);
   if (setenv("GLIBC_TUNABLES", tunables.c_str(), 1) != 0) return;
+  // The binary's own path, so that ps and top show "hub" or "edge" rather
+  // than the "exe" of /proc/self/exe; that link is the fallback (for a binary
+  // replaced on disk since it started, say).
+  char self[4096];
+  const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n > 0) {
+    self[n] = '\0';
+    execv(self, argv);
+  }
   execv("/proc/self/exe", argv);
   // exec failed (no /proc): carry on with the default cache.
   if (current) setenv("GLIBC_TUNABLES", current, 1);
