@@ -61,6 +61,12 @@ void LogLine(LogLevel level, std::string_view component, std::string_view messag
   if (!t_batching || level >= LogLevel::kWarn || line.size() >= kMaxPending) FlushLogLines();
 }
 
+std::string RequestIds::Next() {
+  char digits[24];
+  std::snprintf(digits, sizeof digits, "%012llx", static_cast<unsigned long long>(++counter_));
+  return prefix_ + digits;
+}
+
 std::string MaskSecret(std::string_view secret) {
   if (secret.size() <= 8) return std::string("****");
   return "****" + std::string(secret.substr(secret.size() - 4));

@@ -10,13 +10,9 @@
 
 namespace tether {
 
-EdgeServer::EdgeServer(uv_loop_t* loop, const EdgeConfig& config) : loop_(loop), config_(config) {
+EdgeServer::EdgeServer(uv_loop_t* loop, const EdgeConfig& config)
+    : loop_(loop), config_(config), request_ids_("req_" + HexEncode(RandomBytes(4))) {
   started_ms_ = NowMs();
-  std::string r = RandomBytes(4);
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%02x%02x%02x%02x", static_cast<unsigned char>(r[0]), static_cast<unsigned char>(r[1]),
-                static_cast<unsigned char>(r[2]), static_cast<unsigned char>(r[3]));
-  id_prefix_ = std::string("req_") + buf;
 }
 
 EdgeServer::~EdgeServer() { Stop(); }
@@ -71,11 +67,7 @@ void EdgeServer::ReleaseConnection(const std::string& ip) {
   if (--it->second <= 0) per_ip_.erase(it);
 }
 
-std::string EdgeServer::NewRequestId() {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "%012llx", static_cast<unsigned long long>(++request_counter_));
-  return id_prefix_ + buf;
-}
+std::string EdgeServer::NewRequestId() { return request_ids_.Next(); }
 
 std::string EdgeServer::LocalResponse(const RequestHead& head, const std::string& peer_ip) {
   bool get = head.method == "GET", is_head = head.method == "HEAD";

@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "common/http.h"
+#include "common/log.h"
 #include "common/net.h"
 #include "edge/edge_config.h"
 #include "edge/hub_pool.h"
@@ -64,8 +65,7 @@ class EdgeServer {
   std::unique_ptr<TlsContext> client_tls_;
   EdgeStats stats_;
   uint64_t started_ms_ = 0;
-  uint64_t request_counter_ = 0;
-  std::string id_prefix_;
+  RequestIds request_ids_;
   std::unordered_map<std::string, int> per_ip_;
 };
 

@@ -53,7 +53,7 @@ GatewayExchange::GatewayExchange(HubConnection* conn, RequestHead head)
   route_ = ParseRoute(head_.method, head_.target);
   client_format_ = route_.format;
   const std::string* rid = head_.headers.Get("X-Request-Id");
-  request_id_ = rid && conn->trusted_edge() ? *rid : "hub_" + HexEncode(RandomBytes(8));
+  request_id_ = rid && conn->trusted_edge() ? *rid : conn->server()->NewRequestId();
   if (RequestLog* rl = services_->request_log()) response_log_.set_limit(rl->config().max_body_bytes);
 }
 

@@ -9,7 +9,9 @@
 namespace tether {
 
 HubServer::HubServer(uv_loop_t* loop, HubConfig config)
-    : loop_(loop), config_(std::make_shared<const HubConfig>(std::move(config))) {
+    : loop_(loop),
+      config_(std::make_shared<const HubConfig>(std::move(config))),
+      request_ids_("hub_" + HexEncode(RandomBytes(4))) {
   started_ms_ = NowMs();
 }
 

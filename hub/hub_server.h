@@ -10,6 +10,7 @@
 #include <string>
 
 #include "common/http.h"
+#include "common/log.h"
 #include "common/net.h"
 #include "hub/hub_config.h"
 #include "hub/services.h"
@@ -51,6 +52,8 @@ class HubServer {
   int tls_port() const { return tls_listener_ ? tls_listener_->bound_port() : 0; }
   int plain_port() const { return plain_listener_ ? plain_listener_->bound_port() : 0; }
   uint64_t started_ms() const { return started_ms_; }
+  // An id for a request that came without a trusted one ("hub_…").
+  std::string NewRequestId() { return request_ids_.Next(); }
 
   std::string InfoJson();
   std::string MetricsText();
@@ -66,6 +69,7 @@ class HubServer {
   std::unique_ptr<UpstreamClient> upstream_;
   std::unique_ptr<HubServices> services_;
   HubStats stats_;
+  RequestIds request_ids_;
   uint64_t started_ms_ = 0;
 };
 

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+#include <string>
+
 namespace tether {
 namespace {
 
@@ -34,6 +37,16 @@ TEST(LogTest, TurningBatchingOffFlushes) {
   BatchLogLines(false);
   LogInfo("edge", "stopped");
   EXPECT_EQ(testing::internal::GetCapturedStderr(), "info edge: stopping\ninfo edge: stopped\n");
+}
+
+TEST(RequestIds, PrefixThenACounterSoEveryIdDiffers) {
+  RequestIds ids("req_1a2b3c4d");
+  EXPECT_EQ(ids.Next(), "req_1a2b3c4d000000000001");
+  EXPECT_EQ(ids.Next(), "req_1a2b3c4d000000000002");
+  std::set<std::string> seen;
+  for (int i = 0; i < 5000; ++i) seen.insert(ids.Next());
+  EXPECT_EQ(seen.size(), 5000u);
+  EXPECT_EQ(*seen.rbegin(), "req_1a2b3c4d00000000138a");  // 5002 in hex
 }
 
 }  // namespace
