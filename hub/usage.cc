@@ -1,15 +1,14 @@
 #include "hub/usage.h"
 
+#include <pthread.h>
+#include <sched.h>
 #include <sqlite3.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
-#include <pthread.h>
-#include <sched.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -28,6 +27,8 @@ constexpr size_t kWakeBatch = 4096;
 // rows or bytes wait (a row is some 200 bytes).
 constexpr size_t kMaxQueue = 300000;
 constexpr size_t kMaxQueueBytes = 64u << 20;
+// A written batch's buffer larger than this is freed rather than reused.
+constexpr size_t kKeepBatchBytes = 4u << 20;
 
 // A queued row's fixed part; its text fields' bytes follow it, in kTexts order.
 struct PackedHead {
@@ -313,20 +314,19 @@ bool WriteInBackground(uint64_t oldest_age_ms, int interval_ms, bool waited_for)
 
 namespace {
 
-// Whether this thread, once SCHED_IDLE, may go back to SCHED_OTHER at nice
-// 10 (Linux allows it with CAP_SYS_NICE, or with an RLIMIT_NICE of 10 or
-// more, the rlimit counting 20 - nice).
+// Whether a thread at nice 10, once SCHED_IDLE, may go back to SCHED_OTHER
+// (Linux allows it with CAP_SYS_NICE in the initial user namespace, or with
+// an RLIMIT_NICE of 10 or more). Tried rather than deduced, on a throwaway
+// thread that inherits the caller's nice: a container may show the
+// capability and still be refused, and a thread refused stays SCHED_IDLE.
 bool MayLeaveIdlePolicy() {
-  rlimit rl;
-  if (getrlimit(RLIMIT_NICE, &rl) == 0 && (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= 10)) return true;
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("CapEff:", 0) != 0) continue;
-    const uint64_t caps = std::strtoull(line.c_str() + 7, nullptr, 16);
-    return (caps >> 23) & 1;  // CAP_SYS_NICE
-  }
-  return false;
+  bool may = false;
+  std::thread probe([&may] {
+    sched_param none{};
+    may = sched_setscheduler(0, SCHED_IDLE, &none) == 0 && sched_setscheduler(0, SCHED_OTHER, &none) == 0;
+  });
+  probe.join();
+  return may;
 }
 
 // SCHED_IDLE: the thread runs only on a CPU nothing else wants, and never
@@ -357,8 +357,8 @@ void UsageLedger::WriterLoop() {
   // 10), the writer stays at nice 10 throughout. Linux applies both per
   // thread; a failed call changes nothing else.
   pthread_setname_np(pthread_self(), "usage-writer");
-  const bool may_idle = MayLeaveIdlePolicy();
   SetWriterPolicy(false);
+  const bool may_idle = MayLeaveIdlePolicy();  // probed at nice 10, as the writer will be
   std::string batch;           // the packed rows being written
   std::vector<UsageRow> rows;  // views into batch
   std::unique_lock<std::mutex> lock(mu_);
@@ -380,6 +380,9 @@ void UsageLedger::WriterLoop() {
     Status st = WriteBatch(rows);
     if (!st.ok()) std::fprintf(stderr, "usage ledger: %zu rows not written: %s\n", n, st.message().c_str());
     batch.clear();
+    // A backlog (a stalled disk, busy CPUs) grows the buffers far past the
+    // usual batch; do not keep that memory for good.
+    if (batch.capacity() > kKeepBatchBytes) std::string().swap(batch);
     if (background) SetWriterPolicy(false);
     lock.lock();
     done_ += n;

@@ -221,6 +221,26 @@ TEST(UsageLedger, BatchesGoToTheBackgroundUnlessTheWriterIsBehindOrAwaited) {
   EXPECT_FALSE(WriteInBackground(5, 1000, true));      // a Flush or the shutdown waits
 }
 
+TEST(UsageLedger, AQueueOverItsByteBoundDropsAndCountsRatherThanGrowing) {
+  std::string path = TempDb("bound");
+  // The tick (60 s) and the wake-up batch (4,096 rows) are both far off, so
+  // nothing is written while the queue fills: rows of just over 1 MiB (a
+  // 512 KiB model name, requested and used) reach the 64 MiB bound at the
+  // 65th row.
+  auto ledger = UsageLedger::Open(path, 60'000);
+  ASSERT_TRUE(ledger.ok());
+  const std::string model(512 << 10, 'm');
+  for (int i = 0; i < 70; ++i) (*ledger)->Book(Row("k", "", model, "p", 1, 1, 0));
+  EXPECT_EQ((*ledger)->stats().booked, 64u);
+  EXPECT_EQ((*ledger)->stats().dropped, 6u);
+  ASSERT_TRUE((*ledger)->Flush().ok());
+  EXPECT_EQ(ReadBack(path).rows, 64);
+  // The writer frees the oversized buffer; booking goes on as usual.
+  (*ledger)->Book(Row("k", "", "small", "p", 2, 2, 0));
+  ASSERT_TRUE((*ledger)->Flush().ok());
+  EXPECT_EQ(ReadBack(path, "model_used = 'small' AND input_tokens = 2").rows, 1);
+}
+
 TEST(UsageLedger, WriterCommitsWithinTheIntervalWithoutFlush) {
   std::string path = TempDb("tick");
   auto ledger = UsageLedger::Open(path, 200);
