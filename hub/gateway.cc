@@ -343,6 +343,7 @@ void GatewayExchange::OnUpstreamHead(const ResponseHead& head) {
       // events only for their usage.
       usage_decoder_ = NewStreamDecoder(provider_format_);
       usage_sse_ = std::make_unique<SseParser>([this](const SseEvent& e) {
+        if (!EventMayCarryUsage(e.data)) return;  // most events: no JSON parse at all
         std::vector<JsonPtr> chunks;
         usage_decoder_->Decode(e, &chunks);
         for (const JsonPtr& c : chunks) NoteUsage(c.get());
@@ -398,7 +399,7 @@ void GatewayExchange::FeedBedrockStream(std::string_view data) {
     // as SSE unchanged, others through the Anthropic stream decoder.
     if (passthrough_) {
       WriteChunk(FormatSse(item.event.event, item.event.data));
-      if (usage_decoder_) {
+      if (usage_decoder_ && EventMayCarryUsage(item.event.data)) {
         std::vector<JsonPtr> chunks;
         usage_decoder_->Decode(item.event, &chunks);
         for (const JsonPtr& c : chunks) NoteUsage(c.get());

@@ -31,6 +31,24 @@ void MergeChatUsageOf(const cJSON* o, TokenCounts* c) {
   if (o) MergeChatUsage(cJSON_GetObjectItemCaseSensitive(o, "usage"), c);
 }
 
+bool EventMayCarryUsage(std::string_view json) {
+  constexpr std::string_view kKey = "\"usage";
+  auto space = [&](size_t i) {
+    while (i < json.size() && (json[i] == ' ' || json[i] == '\t' || json[i] == '\n' || json[i] == '\r')) ++i;
+    return i;
+  };
+  for (size_t at = json.find(kKey); at != std::string_view::npos; at = json.find(kKey, at + 1)) {
+    size_t i = at + kKey.size();
+    if (json.substr(i, 8) == "Metadata") i += 8;
+    if (i >= json.size() || json[i] != '"') continue;
+    i = space(i + 1);
+    if (i >= json.size() || json[i] != ':') continue;
+    i = space(i + 1);
+    if (i < json.size() && json[i] == '{') return true;
+  }
+  return false;
+}
+
 void ApplyTokenCounts(const TokenCounts& c, UsageRow* row) {
   row->input_tokens = std::max<int64_t>(0, c.input - c.cache_read - c.cache_write);
   row->output_tokens = c.output;

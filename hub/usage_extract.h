@@ -4,6 +4,7 @@
 #include <cjson/cJSON.h>
 
 #include <cstdint>
+#include <string_view>
 
 #include "hub/usage.h"
 
@@ -21,6 +22,14 @@ void MergeChatUsage(const cJSON* usage, TokenCounts* counts);
 
 // The usage of a pivot chunk or response ({"usage": {...}}), if any.
 void MergeChatUsageOf(const cJSON* chunk_or_response, TokenCounts* counts);
+
+// Whether a stream event's JSON may hold usage: a "usage" or
+// "usageMetadata" member whose value is an object. Most events of a stream
+// have none (or "usage":null, as OpenAI sends in every chunk once usage is
+// asked for), so a passthrough stream, which is read only for its usage,
+// decodes just these. An escaped quote inside a string cannot match, so
+// content that talks about usage does not count.
+bool EventMayCarryUsage(std::string_view json);
 
 // input_tokens excludes cache reads and writes (pivot prompt_tokens includes them).
 void ApplyTokenCounts(const TokenCounts& counts, UsageRow* row);

@@ -16,6 +16,9 @@ const keys = [
   { name: 'broke', key: 'tk-test-broke', daily_budget_usd: 0.000001 },
   { name: 'slow', key: 'tk-test-slow', rpm: 1 },
   { name: 'meter', key: 'tk-test-meter' },
+  { name: 'meter-anthropic', key: 'tk-test-meter-a' },
+  { name: 'meter-gemini', key: 'tk-test-meter-g' },
+  { name: 'meter-responses', key: 'tk-test-meter-r' },
 ];
 
 before(async () => {
@@ -33,6 +36,8 @@ before(async () => {
   const cfg = stack.hub.config;
   cfg.providers.push({ id: 'pool', type: 'openai', base_url: `${stack.mock.url}/v1`, models: ['pool-model'],
     accounts: [{ id: 'bad', key: 'wrong-provider-key', priority: 0 }, { id: 'good', key: h.PROVIDER_KEY, priority: 1 }] });
+  cfg.providers.push({ id: 'mock-responses', type: 'openai-responses', base_url: `${stack.mock.url}/v1`, keys: [h.PROVIDER_KEY],
+    models: ['responses-model'] });
   await restartHub(cfg);
 });
 
@@ -157,6 +162,69 @@ test('usage rows match the provider-reported tokens and survive a restart', asyn
   assert.deepEqual({ requests: row.requests, input_tokens: row.input_tokens, output_tokens: row.output_tokens }, want);
   await restartHub(stack.hub.config);
   assert.deepEqual(await admin(), want);
+});
+
+test('passthrough streams book the usage each provider format reported, read from its usage events only', async () => {
+  // The hub decodes only the events that hold a usage object; the rest
+  // (content deltas, Responses' "usage":null events) pass untouched. Three
+  // events each, so the usage events sit among others.
+  const post = (p, key, body, headers) => h.httpRequest(`${stack.edge.url}${p}`, {
+    method: 'POST', headers: { 'content-type': 'application/json', 'x-mock-chunks': '3', ...headers(key) }, body: JSON.stringify(body) });
+  const cases = [
+    {
+      name: 'meter-anthropic', key: 'tk-test-meter-a',
+      send: (key) => post('/v1/messages', key, { model: 'claude-sonnet-4-6', max_tokens: 16, stream: true, messages: [{ role: 'user', content: 'hi there' }] },
+        (k) => ({ 'x-api-key': k, 'anthropic-version': '2023-06-01' })),
+      reported: (events) => ({
+        input_tokens: events.find((e) => e.type === 'message_start').message.usage.input_tokens,
+        output_tokens: events.find((e) => e.type === 'message_delta').usage.output_tokens,
+      }),
+    },
+    {
+      name: 'meter-gemini', key: 'tk-test-meter-g',
+      send: (key) => post('/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse', key,
+        { contents: [{ role: 'user', parts: [{ text: 'hi there' }] }] }, (k) => ({ 'x-goog-api-key': k })),
+      reported: (events) => {
+        const u = events.filter((e) => e.usageMetadata).at(-1).usageMetadata;
+        return { input_tokens: u.promptTokenCount, output_tokens: u.candidatesTokenCount };
+      },
+    },
+    {
+      name: 'meter-responses', key: 'tk-test-meter-r',
+      send: (key) => post('/v1/responses', key, { model: 'responses-model', stream: true, input: 'hi there' },
+        (k) => ({ authorization: `Bearer ${k}` })),
+      reported: (events) => {
+        const u = events.find((e) => e.type === 'response.completed').response.usage;
+        return { input_tokens: u.input_tokens, output_tokens: u.output_tokens };
+      },
+    },
+  ];
+  const want = {};
+  for (const c of cases) {
+    const r = await c.send(c.key);
+    assert.equal(r.status, 200, `${c.name}: ${r.body}`);
+    const events = h.sseData(r.body).filter((e) => e && typeof e === 'object');
+    assert.ok(events.length >= 3, `${c.name}: a stream of several events: ${r.body}`);
+    want[c.name] = { requests: 1, ...c.reported(events) };
+    assert.ok(want[c.name].input_tokens > 0 && want[c.name].output_tokens > 0, `${c.name}: the mock reports usage`);
+  }
+  // Responses streams say "usage":null before the end: those events are
+  // not usage. A second request, the same size, must book the same again.
+  const again = await cases[2].send('tk-test-meter-r');
+  assert.match(again.body, /"usage":null/);
+  const one = want['meter-responses'];
+  want['meter-responses'] = { requests: 2, input_tokens: 2 * one.input_tokens, output_tokens: 2 * one.output_tokens };
+  await h.waitFor('usage rows written', async () => {
+    const r = await h.httpRequest(`${stack.hub.plainUrl}/admin/usage?by=key&since=1d`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    const rows = JSON.parse(r.body).rows;
+    return cases.every((c) => rows.some((x) => x.group === c.name && x.requests === want[c.name].requests));
+  }, { timeoutMs: 10000 });
+  const r = await h.httpRequest(`${stack.hub.plainUrl}/admin/usage?by=key&since=1d`, { headers: { authorization: `Bearer ${ADMIN}` } });
+  const rows = JSON.parse(r.body).rows;
+  for (const c of cases) {
+    const row = rows.find((x) => x.group === c.name);
+    assert.deepEqual({ requests: row.requests, input_tokens: row.input_tokens, output_tokens: row.output_tokens }, want[c.name], c.name);
+  }
 });
 
 test('hub keys create prints a tk- key that works through the edge', async () => {
