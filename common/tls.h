@@ -33,6 +33,10 @@ struct TlsClientOptions {
   bool insecure = false;   // skip verification entirely; only with an explicit config flag
   bool resume_sessions = true;  // reuse the last session (ticket or id) on new connections
   bool fast_records = true;  // as in TlsServerOptions
+  // Offer only the suites whose records this process seals itself (all of
+  // them with AES-NI, else ChaCha20-Poly1305 alone): for a server known to
+  // have every suite, a Tether hub.
+  bool fast_suites_only = false;
   std::string only_cipher_suite;
 };
 

@@ -23,7 +23,22 @@ void Aad(uint8_t out[13], uint64_t sequence, uint8_t type, size_t plain_len) {
 
 }  // namespace
 
-bool IsChaChaPolySuite(std::string_view name) { return name.find("-CHACHA20-POLY1305-") != std::string_view::npos; }
+// RFC 5288: each record carries the explicit part of its nonce.
+constexpr size_t kGcmExplicitNonceBytes = 8;
+constexpr size_t kGcmSaltBytes = 4;
+
+std::optional<RecordCipher> RecordCipherForSuite(std::string_view name) {
+  if (name.find("-CHACHA20-POLY1305-") != std::string_view::npos) return RecordCipher::kChaChaPoly;
+  if ((name.find("-AES-128-GCM-") != std::string_view::npos || name.find("-AES-256-GCM-") != std::string_view::npos) &&
+      AesGcmAvailable())
+    return RecordCipher::kAesGcm;
+  return std::nullopt;
+}
+
+bool RecordKeySizesFit(RecordCipher cipher, size_t key_len, size_t iv_len) {
+  if (cipher == RecordCipher::kChaChaPoly) return key_len == kChaChaKeyBytes && iv_len == kChaChaNonceBytes;
+  return (key_len == 16 || key_len == 32) && iv_len == kGcmSaltBytes;
+}
 
 Result<size_t> NextRecordSize(std::string_view buf) {
   if (buf.size() < kRecordHeaderBytes) return size_t{0};
@@ -35,17 +50,20 @@ Result<size_t> NextRecordSize(std::string_view buf) {
   return buf.size() >= kRecordHeaderBytes + len ? kRecordHeaderBytes + len : size_t{0};
 }
 
-RecordProtector::RecordProtector(std::string_view key, std::string_view iv, uint64_t sequence) : sequence_(sequence) {
+RecordProtector::RecordProtector(RecordCipher cipher, std::string_view key, std::string_view iv, uint64_t sequence)
+    : cipher_(cipher), key_{}, iv_{}, sequence_(sequence) {
   std::memcpy(key_, key.data(), std::min(key.size(), sizeof key_));
   std::memcpy(iv_, iv.data(), std::min(iv.size(), sizeof iv_));
+  if (cipher_ == RecordCipher::kAesGcm && !AesGcmInit(&gcm_, key_, key.size())) failed_ = true;
 }
 
 RecordProtector::~RecordProtector() {
   explicit_bzero(key_, sizeof key_);
   explicit_bzero(iv_, sizeof iv_);
+  explicit_bzero(&gcm_, sizeof gcm_);
 }
 
-void RecordProtector::Nonce(uint8_t out[kChaChaNonceBytes]) const {
+void RecordProtector::ChaChaNonce(uint8_t out[kChaChaNonceBytes]) const {
   std::memcpy(out, iv_, kChaChaNonceBytes);
   uint64_t seq = sequence_;
   for (int i = 11; i >= 4; --i) {
@@ -56,9 +74,11 @@ void RecordProtector::Nonce(uint8_t out[kChaChaNonceBytes]) const {
 
 Status RecordProtector::Seal(uint8_t type, std::string_view plain, std::string* out) {
   if (failed_) return Status::Error("TLS record layer failed earlier");
+  const bool gcm = cipher_ == RecordCipher::kAesGcm;
+  const size_t overhead = gcm ? kGcmExplicitNonceBytes + kGcmTagBytes : kPolyTagBytes;
   while (!plain.empty()) {
     size_t n = std::min(plain.size(), kMaxRecordPlaintext);
-    size_t body = n + kPolyTagBytes;
+    size_t body = n + overhead;
     size_t at = out->size();
     out->resize(at + kRecordHeaderBytes + body);
     auto* p = reinterpret_cast<uint8_t*>(out->data() + at);
@@ -67,11 +87,24 @@ Status RecordProtector::Seal(uint8_t type, std::string_view plain, std::string* 
     p[2] = 3;
     p[3] = static_cast<uint8_t>(body >> 8);
     p[4] = static_cast<uint8_t>(body);
-    uint8_t nonce[kChaChaNonceBytes], aad[13];
-    Nonce(nonce);
+    uint8_t aad[13];
     Aad(aad, sequence_, type, n);
-    uint8_t* ct = p + kRecordHeaderBytes;
-    ChaChaPolySeal(key_, nonce, aad, sizeof aad, reinterpret_cast<const uint8_t*>(plain.data()), n, ct, ct + n);
+    const auto* in = reinterpret_cast<const uint8_t*>(plain.data());
+    if (gcm) {
+      // The explicit nonce is the sequence number: unique per key, as RFC 5288 asks.
+      uint8_t nonce[kGcmNonceBytes];
+      std::memcpy(nonce, iv_, kGcmSaltBytes);
+      std::memcpy(nonce + kGcmSaltBytes, aad, kGcmExplicitNonceBytes);  // aad starts with the big-endian sequence
+      uint8_t* explicit_nonce = p + kRecordHeaderBytes;
+      std::memcpy(explicit_nonce, nonce + kGcmSaltBytes, kGcmExplicitNonceBytes);
+      uint8_t* ct = explicit_nonce + kGcmExplicitNonceBytes;
+      AesGcmSeal(gcm_, nonce, aad, sizeof aad, in, n, ct, ct + n);
+    } else {
+      uint8_t nonce[kChaChaNonceBytes];
+      ChaChaNonce(nonce);
+      uint8_t* ct = p + kRecordHeaderBytes;
+      ChaChaPolySeal(key_, nonce, aad, sizeof aad, in, n, ct, ct + n);
+    }
     ++sequence_;
     plain.remove_prefix(n);
   }
@@ -80,20 +113,34 @@ Status RecordProtector::Seal(uint8_t type, std::string_view plain, std::string* 
 
 Status RecordProtector::Open(std::string_view record, uint8_t* type, std::string* out) {
   if (failed_) return Status::Error("TLS record layer failed earlier");
-  if (record.size() < kRecordHeaderBytes + kPolyTagBytes) {
+  const bool gcm = cipher_ == RecordCipher::kAesGcm;
+  const size_t overhead = gcm ? kGcmExplicitNonceBytes + kGcmTagBytes : kPolyTagBytes;
+  if (record.size() < kRecordHeaderBytes + overhead) {
     failed_ = true;
     return Status::Error("TLS record too short for its cipher");
   }
   const auto* p = reinterpret_cast<const uint8_t*>(record.data());
   *type = p[0];
-  size_t n = record.size() - kRecordHeaderBytes - kPolyTagBytes;
-  uint8_t nonce[kChaChaNonceBytes], aad[13];
-  Nonce(nonce);
+  size_t n = record.size() - kRecordHeaderBytes - overhead;
+  uint8_t aad[13];
   Aad(aad, sequence_, *type, n);
   size_t at = out->size();
   out->resize(at + n);
-  const uint8_t* ct = p + kRecordHeaderBytes;
-  if (!ChaChaPolyOpen(key_, nonce, aad, sizeof aad, ct, n, ct + n, reinterpret_cast<uint8_t*>(out->data() + at))) {
+  auto* plain = reinterpret_cast<uint8_t*>(out->data() + at);
+  bool ok;
+  if (gcm) {
+    uint8_t nonce[kGcmNonceBytes];
+    std::memcpy(nonce, iv_, kGcmSaltBytes);
+    std::memcpy(nonce + kGcmSaltBytes, p + kRecordHeaderBytes, kGcmExplicitNonceBytes);
+    const uint8_t* ct = p + kRecordHeaderBytes + kGcmExplicitNonceBytes;
+    ok = AesGcmOpen(gcm_, nonce, aad, sizeof aad, ct, n, ct + n, plain);
+  } else {
+    uint8_t nonce[kChaChaNonceBytes];
+    ChaChaNonce(nonce);
+    const uint8_t* ct = p + kRecordHeaderBytes;
+    ok = ChaChaPolyOpen(key_, nonce, aad, sizeof aad, ct, n, ct + n, plain);
+  }
+  if (!ok) {
     failed_ = true;
     out->resize(at);
     return Status::Error("TLS record failed authentication (bad_record_mac)");

@@ -1,23 +1,35 @@
-// TLS 1.2 records (RFC 5246 section 6.2) of a ChaCha20-Poly1305 suite (RFC
-// 7905), sealed and opened here once mbedTLS has finished the handshake.
-// mbedTLS 2.28 seals a record with portable C at about 4 ns a byte; every
+// TLS 1.2 records (RFC 5246 section 6.2) of the ChaCha20-Poly1305 (RFC 7905)
+// and AES-GCM (RFC 5288) suites, sealed and opened here once mbedTLS has
+// finished the handshake. mbedTLS 2.28 seals a record at about 4 ns a byte
+// (ChaCha20-Poly1305, portable C) or 3.5 (GCM, a block at a time); every
 // request and response crosses two TLS links (edge to hub, hub to
 // provider), an 80 KB Claude Code request four times. mbedTLS keeps the
 // handshake, the certificates and the key schedule; this is only the
-// per-record AEAD (common/chacha20_poly1305.h). Other suites stay in mbedTLS.
-// Pure code over buffers.
+// per-record AEAD (common/chacha20_poly1305.h, common/aes_gcm.h). GCM
+// records stay in mbedTLS on a CPU without AES-NI. Pure code over buffers.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "common/aes_gcm.h"
 #include "common/chacha20_poly1305.h"
 #include "common/status.h"
 
 namespace tether {
 
-// True for the mbedTLS names of the ChaCha20-Poly1305 suites.
-bool IsChaChaPolySuite(std::string_view suite_name);
+enum class RecordCipher { kChaChaPoly, kAesGcm };
+
+// The record cipher here that serves a suite (by its mbedTLS name), if any:
+// the ChaCha20-Poly1305 suites always, the AES-GCM ones where
+// AesGcmAvailable().
+std::optional<RecordCipher> RecordCipherForSuite(std::string_view suite_name);
+
+// Key and IV sizes from the key block (RFC 5246 section 6.3): ChaCha20-Poly1305
+// a 32-byte key and 12-byte IV; AES-GCM a 16- or 32-byte key and a 4-byte
+// salt (the nonce's other 8 bytes travel in each record).
+bool RecordKeySizesFit(RecordCipher cipher, size_t key_len, size_t iv_len);
 
 constexpr size_t kRecordHeaderBytes = 5;
 constexpr size_t kMaxRecordPlaintext = 16384;
@@ -33,8 +45,8 @@ Result<size_t> NextRecordSize(std::string_view buf);
 // direction unusable (the connection must close).
 class RecordProtector {
  public:
-  // key: 32 bytes; iv: 12 bytes, from the key block (RFC 5246 section 6.3).
-  RecordProtector(std::string_view key, std::string_view iv, uint64_t sequence);
+  // key and iv from the key block, of sizes RecordKeySizesFit accepts.
+  RecordProtector(RecordCipher cipher, std::string_view key, std::string_view iv, uint64_t sequence);
   ~RecordProtector();
   RecordProtector(const RecordProtector&) = delete;
   RecordProtector& operator=(const RecordProtector&) = delete;
@@ -49,10 +61,12 @@ class RecordProtector {
  private:
   // RFC 7905: the record nonce is the IV with the sequence number XORed
   // into its last 8 bytes.
-  void Nonce(uint8_t out[kChaChaNonceBytes]) const;
+  void ChaChaNonce(uint8_t out[kChaChaNonceBytes]) const;
 
+  RecordCipher cipher_;
   uint8_t key_[kChaChaKeyBytes];
-  uint8_t iv_[kChaChaNonceBytes];
+  uint8_t iv_[kChaChaNonceBytes];  // AES-GCM: the 4-byte salt
+  AesGcmKey gcm_;
   uint64_t sequence_;
   bool failed_ = false;
 };

@@ -108,6 +108,7 @@ Status HubPool::Start() {
   o.cert_file = config_.hub_cert;
   o.key_file = config_.hub_key;
   o.insecure = config_.hub_insecure;
+  o.fast_suites_only = true;  // a hub has them all
   auto ctx = TlsContext::NewClient(o);
   if (!ctx.ok()) return Status::Error("hub_tls: " + ctx.status().message());
   tls_ = std::move(ctx.value());

@@ -10,6 +10,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <vector>
+
+#include "common/aes_gcm.h"
 
 namespace tether {
 namespace {
@@ -285,11 +288,11 @@ TEST(TlsTest, ReadWithDataAndCloseNotifyInOneDelivery) {
   EXPECT_TRUE(closed);
 }
 
-// Records sealed by our ChaCha20-Poly1305 must open in mbedTLS and the other
-// way round, after full and abbreviated handshakes alike: the key block
-// split, the nonces and the sequence numbers carried over from the handshake
-// all have to match what a standard TLS 1.2 peer does. GCM suites stay in
-// mbedTLS on both ends.
+// Records sealed by our ChaCha20-Poly1305 and AES-GCM must open in mbedTLS
+// and the other way round, after full and abbreviated handshakes alike: the
+// key block split, the nonces (GCM's explicit part in each record) and the
+// sequence numbers carried over from the handshake all have to match what a
+// standard TLS 1.2 peer does. Without AES-NI, GCM suites stay in mbedTLS.
 TEST(TlsTest, FastRecordsInteroperateWithMbedtlsRecords) {
   struct Side {
     bool client_fast, server_fast;
@@ -299,7 +302,7 @@ TEST(TlsTest, FastRecordsInteroperateWithMbedtlsRecords) {
     for (Side side : {Side{true, false}, Side{false, true}, Side{true, true}}) {
       SCOPED_TRACE(std::string(suite) + (side.client_fast ? " client:fast" : " client:mbedtls") +
                    (side.server_fast ? " server:fast" : " server:mbedtls"));
-      const bool chacha = std::string(suite).find("CHACHA20") != std::string::npos;
+      const bool ours = std::string(suite).find("CHACHA20") != std::string::npos || AesGcmAvailable();
       TlsServerOptions so;
       so.fast_records = side.server_fast;
       so.only_cipher_suite = suite;
@@ -314,8 +317,8 @@ TEST(TlsTest, FastRecordsInteroperateWithMbedtlsRecords) {
         ASSERT_TRUE(r.ok()) << r.client.message() << " / " << r.server.message();
         EXPECT_EQ(c.client.resumed(), round == 1);
         EXPECT_EQ(c.client.cipher_suite(), suite);
-        EXPECT_EQ(c.client.fast_records(), side.client_fast && chacha);
-        EXPECT_EQ(c.server.fast_records(), side.server_fast && chacha);
+        EXPECT_EQ(c.client.fast_records(), side.client_fast && ours);
+        EXPECT_EQ(c.server.fast_records(), side.server_fast && ours);
         for (size_t n : {size_t{1}, size_t{16384}, size_t{16385}, size_t{100 * 1024}}) {
           std::string data = Pattern(n);
           EXPECT_TRUE(c.Transfer(&c.client, &c.server, &c.c2s, data) == data) << n;
@@ -334,33 +337,49 @@ TEST(TlsTest, FastRecordsInteroperateWithMbedtlsRecords) {
 }
 
 TEST(TlsTest, TamperedFastRecordFailsTheSession) {
-  auto sctx = Server();
-  auto cctx = Client(TrustCa());
-  Conn c(cctx.get(), sctx.get(), "localhost", 4096);
-  ASSERT_TRUE(c.Handshake().ok());
-  ASSERT_TRUE(c.client.fast_records());
-  ASSERT_TRUE(c.client.Write("authentic").ok());
-  std::string wire = c.client.TakeCiphertext();
-  wire[wire.size() / 2] ^= 1;
-  c.server.PutCiphertext(wire.data(), wire.size());
-  std::string got;
-  bool closed = false;
-  Status st = c.server.Read(&got, &closed);
-  EXPECT_FALSE(st.ok());
-  EXPECT_NE(st.message().find("bad_record_mac"), std::string::npos) << st.message();
-  EXPECT_TRUE(got.empty());
-  // The session stays failed: nothing more is accepted or sent.
-  EXPECT_FALSE(c.server.Read(&got, &closed).ok());
-  EXPECT_FALSE(c.server.Write("x").ok());
-  // A replayed record (right bytes, wrong sequence number) fails as well.
-  Conn d(cctx.get(), sctx.get(), "localhost", 4096);
-  ASSERT_TRUE(d.Handshake().ok());
-  ASSERT_TRUE(d.client.Write("once").ok());
-  std::string record = d.client.TakeCiphertext();
-  d.server.PutCiphertext(record.data(), record.size());
-  ASSERT_TRUE(d.server.Read(&got, &closed).ok());
-  d.server.PutCiphertext(record.data(), record.size());
-  EXPECT_FALSE(d.server.Read(&got, &closed).ok());
+  std::vector<std::string> suites = {"TLS-ECDHE-ECDSA-WITH-CHACHA20-POLY1305-SHA256"};
+  if (AesGcmAvailable()) {
+    suites.push_back("TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256");
+    suites.push_back("TLS-ECDHE-ECDSA-WITH-AES-256-GCM-SHA384");
+  }
+  for (const std::string& suite : suites) {
+    SCOPED_TRACE(suite);
+    TlsServerOptions so;
+    so.only_cipher_suite = suite;
+    auto sctx = Server(so);
+    auto cctx = Client(TrustCa());
+    // A flipped bit in the middle of the ciphertext, and (GCM) in the
+    // explicit nonce right after the record header.
+    for (size_t where : {size_t{0}, size_t{6}}) {
+      Conn c(cctx.get(), sctx.get(), "localhost", 4096);
+      ASSERT_TRUE(c.Handshake().ok());
+      ASSERT_TRUE(c.client.fast_records());
+      ASSERT_TRUE(c.client.Write("authentic").ok());
+      std::string wire = c.client.TakeCiphertext();
+      wire[where ? where : wire.size() / 2] ^= 1;
+      c.server.PutCiphertext(wire.data(), wire.size());
+      std::string got;
+      bool closed = false;
+      Status st = c.server.Read(&got, &closed);
+      EXPECT_FALSE(st.ok());
+      EXPECT_NE(st.message().find("bad_record_mac"), std::string::npos) << st.message();
+      EXPECT_TRUE(got.empty());
+      // The session stays failed: nothing more is accepted or sent.
+      EXPECT_FALSE(c.server.Read(&got, &closed).ok());
+      EXPECT_FALSE(c.server.Write("x").ok());
+    }
+    // A replayed record (right bytes, wrong sequence number) fails as well.
+    Conn d(cctx.get(), sctx.get(), "localhost", 4096);
+    ASSERT_TRUE(d.Handshake().ok());
+    ASSERT_TRUE(d.client.Write("once").ok());
+    std::string record = d.client.TakeCiphertext();
+    std::string got;
+    bool closed = false;
+    d.server.PutCiphertext(record.data(), record.size());
+    ASSERT_TRUE(d.server.Read(&got, &closed).ok());
+    d.server.PutCiphertext(record.data(), record.size());
+    EXPECT_FALSE(d.server.Read(&got, &closed).ok());
+  }
 }
 
 TEST(TlsTest, ReadAndWriteBeforeHandshakeFail) {
