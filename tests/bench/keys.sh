@@ -81,21 +81,6 @@ write_config() {  # NAME TLS_PORT PLAIN_PORT KEYS_JSON BOOKING
 EOF2
 }
 
-# edge.json in front of one hub: the relay bench's edge settings.
-write_edge_config() {  # NAME PORT HUB_TLS_PORT
-  cat >"$DIR/$1.json" <<EOF2
-{
-  "listen": "127.0.0.1:$2",
-  "hubs": [{ "address": "127.0.0.1:$3", "server_name": "localhost" }],
-  "hub_tls": { "ca": "$DIR/certs/ca.pem", "pin_sha256": "", "cert": "$DIR/certs/edge.pem",
-               "key": "$DIR/certs/edge.key", "insecure": false },
-  "edge_token": "",
-  "pool": { "min_idle": 8, "max": 1024, "ping_interval_sec": 15, "connect_timeout_sec": 5 },
-  "debug_allow": ["127.0.0.0/8"]
-}
-EOF2
-}
-
 # COUNT keys tk-bench-N, stored as sha256 like a production config. Limits
 # high enough never to refuse during the run, but set, so every request
 # goes through the rate window, the token window and the concurrency count.
@@ -125,7 +110,7 @@ for h in "${HUBS[@]}"; do
   start "$h" "$BUILD/hub" --config "$DIR/$h.json"
   wait_port "${PLAIN[$h]}" "$h"
   edge_port=$(free_port)
-  write_edge_config "edge_$h" "$edge_port" "$tls_port"
+  write_edge_config "$DIR/edge_$h.json" "$edge_port" "$tls_port"
   start "edge_$h" "$BUILD/edge" --config "$DIR/edge_$h.json"
   wait_port "$edge_port" "edge_$h"
   pid=${h}_PID; epid=edge_${h}_PID

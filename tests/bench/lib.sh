@@ -39,3 +39,21 @@ start() {  # NAME CMD...: runs in the background, remembers the PID in NAME_PID
   PIDS+=("$pid")
   printf -v "${name}_PID" '%s' "$pid"
 }
+
+# An edge config in front of one hub on loopback, with the certificates
+# `hub certs init` and `hub certs issue-edge edge` wrote to $DIR/certs.
+write_edge_config() {  # FILE EDGE_PORT HUB_TLS_PORT
+  cat >"$1" <<EOF_EDGE
+{
+  "listen": "127.0.0.1:$2",
+  "hubs": [{ "address": "127.0.0.1:$3", "server_name": "localhost" }],
+  "hub_tls": { "ca": "$DIR/certs/ca.pem", "pin_sha256": "", "cert": "$DIR/certs/edge.pem",
+               "key": "$DIR/certs/edge.key", "insecure": false },
+  "edge_token": "",
+  "pool": { "min_idle": 8, "max": 1024, "ping_interval_sec": 15, "connect_timeout_sec": 5 },
+  "limits": { "max_header_bytes": 65536, "max_body_bytes": 33554432, "client_idle_timeout_sec": 120,
+              "upstream_first_byte_timeout_sec": 300, "upstream_idle_timeout_sec": 300 },
+  "debug_allow": ["127.0.0.0/8"]
+}
+EOF_EDGE
+}

@@ -98,19 +98,7 @@ cat >"$DIR/hub.json" <<EOF
   ]
 }
 EOF
-cat >"$DIR/edge.json" <<EOF
-{
-  "listen": "127.0.0.1:$EDGE_PORT",
-  "hubs": [{ "address": "127.0.0.1:$HUB_PORT", "server_name": "localhost" }],
-  "hub_tls": { "ca": "$DIR/certs/ca.pem", "pin_sha256": "", "cert": "$DIR/certs/edge.pem",
-               "key": "$DIR/certs/edge.key", "insecure": false },
-  "edge_token": "",
-  "pool": { "min_idle": 8, "max": 1024, "ping_interval_sec": 15, "connect_timeout_sec": 5 },
-  "limits": { "max_header_bytes": 65536, "max_body_bytes": 33554432, "client_idle_timeout_sec": 120,
-              "upstream_first_byte_timeout_sec": 300, "upstream_idle_timeout_sec": 300 },
-  "debug_allow": ["127.0.0.0/8"]
-}
-EOF
+write_edge_config "$DIR/edge.json" "$EDGE_PORT" "$HUB_PORT"
 start hub "$BUILD/hub" --config "$DIR/hub.json"
 wait_port "$HUB_PORT" hub
 wait_port "$HUB_PLAIN_PORT" hub
