@@ -17,8 +17,21 @@ bench_cleanup() {
 trap bench_cleanup EXIT
 trap 'exit 130' INT TERM
 
+# A port free a moment ago, below the kernel's range for outgoing
+# connections' local ports (a port from that range can be taken by a
+# connection before the server binds it).
 free_port() {
-  node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+  node -e '
+const net = require("net");
+let lo = 32768;
+try { lo = Number(require("fs").readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]) || lo; } catch {}
+const base = lo > 12000 ? 10000 : 1024;
+(function next(left) {
+  const port = base + Math.floor(Math.random() * Math.max(1, lo - base));
+  const s = net.createServer();
+  s.once("error", () => { if (left > 0) next(left - 1); else process.exit(1); });
+  s.listen(port, "127.0.0.1", () => { console.log(port); s.close(); });
+})(200);'
 }
 
 wait_port() {  # PORT NAME

@@ -31,17 +31,39 @@ export function tmpDir(prefix = 'tether-e2e-') {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
-// A port that was free a moment ago (bind 0, read it, close).
-export function freePort() {
-  return new Promise((resolve, reject) => {
+// The kernel's range for outgoing connections' local ports: a listening
+// port picked inside it can be taken by any connection opened before the
+// server binds it (tests run in parallel and open many), so ports for
+// servers come from below it.
+function ephemeralRange() {
+  try {
+    const [lo, hi] = fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (lo > 0 && hi >= lo) return [lo, hi];
+  } catch { /* not Linux: the usual default */ }
+  return [32768, 60999];
+}
+
+function bindable(port) {
+  return new Promise((resolve) => {
     const s = net.createServer();
     s.unref();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
   });
+}
+
+// A port that was free a moment ago, outside the range the kernel hands to
+// outgoing connections; random, so test files running side by side rarely
+// pick the same one.
+export async function freePort() {
+  const [lo] = ephemeralRange();
+  const base = lo > 12000 ? 10000 : 1024;
+  const span = Math.max(1, lo - base);
+  for (let i = 0; i < 200; i++) {
+    const port = base + Math.floor(Math.random() * span);
+    if (await bindable(port)) return port;
+  }
+  throw new Error(`no free port below ${lo}`);
 }
 
 // One child process with its output kept for failure messages.
