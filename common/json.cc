@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 
 #include "common/json_scan.h"
 
@@ -255,30 +256,70 @@ cJSON* JsonAddCopy(cJSON* obj, const char* key, const cJSON* src) {
 JsonPtr JsonNewObj() { return JsonPtr(cJSON_CreateObject()); }
 JsonPtr JsonNewArr() { return JsonPtr(cJSON_CreateArray()); }
 
-std::string JsonQuote(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  out.push_back('"');
-  for (unsigned char c : s) {
+namespace {
+
+// Whether any of the 8 bytes in w must be escaped in a JSON string: below
+// 0x20, '"' or '\\'. The bit tricks flag a byte below n (n <= 0x80) and a
+// zero byte (after an XOR with the byte sought); exact for "any".
+bool AnyNeedsEscape(uint64_t w) {
+  constexpr uint64_t kOnes = 0x0101010101010101ull, kHighs = 0x8080808080808080ull;
+  uint64_t quote = w ^ (kOnes * '"'), backslash = w ^ (kOnes * '\\');
+  uint64_t below_space = (w - kOnes * 0x20) & ~w;
+  uint64_t is_quote = (quote - kOnes) & ~quote;
+  uint64_t is_backslash = (backslash - kOnes) & ~backslash;
+  return ((below_space | is_quote | is_backslash) & kHighs) != 0;
+}
+
+}  // namespace
+
+char* WriteJsonQuoted(char* out, std::string_view s) {
+  *out++ = '"';
+  const char* p = s.data();
+  const char* end = p + s.size();
+  while (p < end) {
+    // Eight plain bytes at a time, the usual case. The last eight of a
+    // string of eight or more are read as one window that may overlap bytes
+    // already copied (copied again, the same).
+    if (s.size() >= 8) {
+      const char* window = end - p >= 8 ? p : end - 8;
+      uint64_t w;
+      std::memcpy(&w, window, 8);
+      if (!AnyNeedsEscape(w)) {
+        std::memcpy(out - (p - window), window, 8);
+        out += window + 8 - p;
+        p = window + 8;
+        continue;
+      }
+    }
+    unsigned char c = static_cast<unsigned char>(*p++);
+    if (c >= 0x20 && c != '"' && c != '\\') {
+      *out++ = static_cast<char>(c);
+      continue;
+    }
+    *out++ = '\\';
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
+      case '"': *out++ = '"'; break;
+      case '\\': *out++ = '\\'; break;
+      case '\n': *out++ = 'n'; break;
+      case '\r': *out++ = 'r'; break;
+      case '\t': *out++ = 't'; break;
+      case '\b': *out++ = 'b'; break;
+      case '\f': *out++ = 'f'; break;
+      default: {
+        static constexpr char kHex[] = "0123456789abcdef";
+        const char u[5] = {'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+        std::memcpy(out, u, 5);
+        out += 5;
+      }
     }
   }
-  out.push_back('"');
+  *out++ = '"';
+  return out;
+}
+
+std::string JsonQuote(std::string_view s) {
+  std::string out(JsonQuotedMaxSize(s.size()), '\0');
+  out.resize(WriteJsonQuoted(out.data(), s) - out.data());
   return out;
 }
 

@@ -54,5 +54,9 @@ JsonPtr JsonNewArr();
 
 // JSON string literal (with quotes) for `s`, escaped per RFC 8259.
 std::string JsonQuote(std::string_view s);
+// The same literal, written at `out`, which has room for
+// JsonQuotedMaxSize(s.size()) bytes; returns the end of what it wrote.
+char* WriteJsonQuoted(char* out, std::string_view s);
+constexpr size_t JsonQuotedMaxSize(size_t n) { return 6 * n + 2; }  // every byte as \u00XX
 
 }  // namespace tether

@@ -7,11 +7,15 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <charconv>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <unordered_map>
 
 #include "common/json.h"
 #include "common/metrics.h"
@@ -43,21 +47,107 @@ constexpr std::string_view UsageRow::* kTexts[8] = {
     &UsageRow::request_id,      &UsageRow::key_name,   &UsageRow::tenant,   &UsageRow::client_family,
     &UsageRow::model_requested, &UsageRow::model_used, &UsageRow::provider, &UsageRow::account};
 
-const char* kSchema =
-    "CREATE TABLE IF NOT EXISTS usage ("
-    " id INTEGER PRIMARY KEY, ts REAL NOT NULL, request_id TEXT, key_name TEXT, tenant TEXT,"
-    " client_family TEXT, model_requested TEXT, model_used TEXT, provider TEXT, account TEXT,"
-    " status INTEGER, input_tokens INTEGER, output_tokens INTEGER, cache_read_tokens INTEGER,"
-    " cache_write_tokens INTEGER, reasoning_tokens INTEGER, estimated INTEGER, ttfb_ms INTEGER,"
-    " duration_ms INTEGER, cost_usd REAL);"
-    "CREATE INDEX IF NOT EXISTS usage_ts ON usage(ts);";
+// ---- storage ----
+//
+// Rows are stored a batch at a time: one usage_batches record holds up to
+// kRowsPerRecord rows as a JSON array of row arrays, columns in kColumns
+// order. The `usage` view turns them back into one row per request with the
+// columns' names, for reports and for an operator's sqlite3 shell.
+//
+// Why not a table with a row per request: SQLite spends some 8,400
+// instructions per row on one (VDBE, record building, two B-tree inserts),
+// about 1 µs of writer CPU per request, which at tens of thousands of
+// requests a second on a busy 2-core hub cost a tenth of its requests/s
+// (bench keys). A record per batch costs the encoding of the row and a
+// share of one insert. New columns are appended to kColumns: an older
+// batch's rows then read as NULL there.
 
-// The columns in table order, as the virtual table declares them and the
-// INSERT names them.
-const char* kColumnList =
-    "ts, request_id, key_name, tenant, client_family, model_requested, model_used, provider, account, status,"
-    " input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, estimated, ttfb_ms,"
-    " duration_ms, cost_usd";
+// Rows per usage_batches record: a report parses one record at a time, so
+// this bounds its memory (a few MB) however big a backlog the writer drains.
+constexpr size_t kRowsPerRecord = 4096;
+
+constexpr const char* kColumns[] = {
+    "ts",           "request_id",    "key_name",          "tenant",           "client_family",    "model_requested",
+    "model_used",   "provider",      "account",           "status",           "input_tokens",     "output_tokens",
+    "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "estimated", "ttfb_ms",          "duration_ms",
+    "cost_usd"};
+constexpr int kColumnCount = sizeof kColumns / sizeof kColumns[0];
+
+const char* kSchema =
+    "CREATE TABLE IF NOT EXISTS usage_batches ("
+    " id INTEGER PRIMARY KEY, min_ts REAL NOT NULL, max_ts REAL NOT NULL, n INTEGER NOT NULL, rows TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS usage_batches_max_ts ON usage_batches(max_ts);";
+
+// CREATE VIEW usage: a row per request, ids ascending in booking order.
+std::string ViewSql() {
+  std::string sql = "CREATE VIEW IF NOT EXISTS usage AS SELECT b.id * " + std::to_string(kRowsPerRecord) +
+                    " + r.key AS id";
+  for (int c = 0; c < kColumnCount; ++c)
+    sql += ", json_extract(r.value, '$[" + std::to_string(c) + "]') AS " + kColumns[c];
+  return sql + " FROM usage_batches b, json_each(b.rows) r";
+}
+
+// The number writers below write at most this many bytes.
+constexpr size_t kMaxNumberChars = 32;
+
+char* WriteInt(char* out, int64_t v) { return std::to_chars(out, out + kMaxNumberChars, v).ptr; }
+
+// `v` rounded to `decimals` (1..15) fractional digits, without trailing
+// zeros but with at least one, so that SQLite reads it back as REAL. Integer
+// arithmetic: std::to_chars' shortest form cost some 600 instructions a
+// number, a sixth of a whole row's writing.
+char* WriteFixed(char* out, double v, int decimals) {
+  if (!std::isfinite(v)) {
+    std::memcpy(out, "null", 4);  // JSON has no NaN or infinity
+    return out + 4;
+  }
+  int64_t scale = 1;
+  for (int d = 0; d < decimals; ++d) scale *= 10;
+  const double scaled = v * static_cast<double>(scale);
+  if (std::fabs(scaled) >= 9e18) return std::to_chars(out, out + kMaxNumberChars, v).ptr;  // past int64
+  int64_t units = static_cast<int64_t>(scaled + (scaled < 0 ? -0.5 : 0.5));
+  if (units < 0) {
+    *out++ = '-';
+    units = -units;
+  }
+  out = WriteInt(out, units / scale);
+  *out++ = '.';
+  int64_t fraction = units % scale;
+  int n = decimals;
+  for (; n > 1 && fraction % 10 == 0; --n) fraction /= 10;  // drop trailing zeros
+  for (int d = n - 1; d >= 0; --d, fraction /= 10) out[d] = static_cast<char>('0' + fraction % 10);
+  return out + n;
+}
+
+// Writes `r` as one JSON array, kColumns order (the view's and Query's), at
+// `out`, which has room for RowJsonMaxSize(r) bytes; returns its end.
+size_t RowJsonMaxSize(const UsageRow& r) {
+  size_t n = 2 + kColumnCount * (kMaxNumberChars + 1);
+  for (std::string_view text : {r.request_id, r.key_name, r.tenant, r.client_family, r.model_requested, r.model_used,
+                                r.provider, r.account})
+    n += JsonQuotedMaxSize(text.size());
+  return n;
+}
+
+char* WriteRowJson(char* out, const UsageRow& r) {
+  *out++ = '[';
+  out = WriteFixed(out, r.ts, 6);  // microseconds
+  for (std::string_view text : {r.request_id, r.key_name, r.tenant, r.client_family, r.model_requested, r.model_used,
+                                r.provider, r.account}) {
+    *out++ = ',';
+    out = WriteJsonQuoted(out, text);
+  }
+  for (int64_t v : {static_cast<int64_t>(r.status), r.input_tokens, r.output_tokens, r.cache_read_tokens,
+                    r.cache_write_tokens, r.reasoning_tokens, static_cast<int64_t>(r.estimated ? 1 : 0), r.ttfb_ms,
+                    r.duration_ms}) {
+    *out++ = ',';
+    out = WriteInt(out, v);
+  }
+  *out++ = ',';
+  out = WriteFixed(out, r.cost_usd, 12);  // a millionth of a millionth of a dollar
+  *out++ = ']';
+  return out;
+}
 
 Status DbError(sqlite3* db, const std::string& path, const std::string& what) {
   return Status::Error(path + ": " + what + ": " + (db ? sqlite3_errmsg(db) : "out of memory"));
@@ -84,116 +174,113 @@ Result<sqlite3*> OpenDb(const std::string& path, int flags) {
   return db;
 }
 
-// ---- usage_batch: the batch being written, as an eponymous virtual table ----
-//
-// The writer inserts a whole batch with one INSERT ... SELECT from this
-// table instead of binding 19 parameters per row to 32-row INSERTs: SQLite
-// takes each column straight from the queued rows, with no per-parameter
-// bind and one statement per batch. Under callgrind that is about a tenth
-// fewer writer instructions per row (~9,900 to ~8,900); most of the rest is
-// SQLite's own record building and B-tree inserts (the ts index alone is
-// ~1,900). Text is handed over SQLITE_STATIC: the rows outlive the step.
+// A record being built: the JSON text of up to kRowsPerRecord rows, in
+// `buf` (its size is the room; `len` bytes are written).
+struct RecordBuilder {
+  std::vector<char> buf;
+  size_t len = 0, n = 0;
+  double min_ts = 0, max_ts = 0;
 
-struct BatchTable {
-  sqlite3_vtab base;  // first: SQLite sees a sqlite3_vtab*
-  const std::vector<UsageRow>* const* rows;  // the ledger's writing_
-};
-
-struct BatchCursor {
-  sqlite3_vtab_cursor base;  // first
-  const std::vector<UsageRow>* rows;
-  size_t at = 0;
-};
-
-int BatchConnect(sqlite3* db, void* aux, int, const char* const*, sqlite3_vtab** out, char**) noexcept {
-  std::string sql = std::string("CREATE TABLE x(") + kColumnList + ")";
-  int rc = sqlite3_declare_vtab(db, sql.c_str());
-  if (rc != SQLITE_OK) return rc;
-  auto* t = new BatchTable{};
-  t->rows = static_cast<const std::vector<UsageRow>* const*>(aux);
-  *out = &t->base;
-  return SQLITE_OK;
-}
-
-int BatchDisconnect(sqlite3_vtab* t) noexcept {
-  delete reinterpret_cast<BatchTable*>(t);
-  return SQLITE_OK;
-}
-
-int BatchBestIndex(sqlite3_vtab*, sqlite3_index_info* info) noexcept {
-  info->estimatedCost = 1;  // one full scan; there are no constraints to use
-  return SQLITE_OK;
-}
-
-int BatchOpen(sqlite3_vtab* t, sqlite3_vtab_cursor** out) noexcept {
-  auto* cur = new BatchCursor{};
-  cur->rows = *reinterpret_cast<BatchTable*>(t)->rows;
-  *out = &cur->base;
-  return SQLITE_OK;
-}
-
-int BatchClose(sqlite3_vtab_cursor* c) noexcept {
-  delete reinterpret_cast<BatchCursor*>(c);
-  return SQLITE_OK;
-}
-
-int BatchFilter(sqlite3_vtab_cursor* c, int, const char*, int, sqlite3_value**) noexcept {
-  reinterpret_cast<BatchCursor*>(c)->at = 0;
-  return SQLITE_OK;
-}
-
-int BatchNext(sqlite3_vtab_cursor* c) noexcept {
-  ++reinterpret_cast<BatchCursor*>(c)->at;
-  return SQLITE_OK;
-}
-
-int BatchEof(sqlite3_vtab_cursor* c) noexcept {
-  auto* cur = reinterpret_cast<BatchCursor*>(c);
-  return !cur->rows || cur->at >= cur->rows->size();
-}
-
-void ResultText(sqlite3_context* ctx, std::string_view v) {
-  sqlite3_result_text(ctx, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
-}
-
-int BatchColumn(sqlite3_vtab_cursor* c, sqlite3_context* ctx, int column) noexcept {
-  auto* cur = reinterpret_cast<BatchCursor*>(c);
-  const UsageRow& r = (*cur->rows)[cur->at];
-  switch (column) {  // kColumnList order
-    case 0: sqlite3_result_double(ctx, r.ts); break;
-    case 1: ResultText(ctx, r.request_id); break;
-    case 2: ResultText(ctx, r.key_name); break;
-    case 3: ResultText(ctx, r.tenant); break;
-    case 4: ResultText(ctx, r.client_family); break;
-    case 5: ResultText(ctx, r.model_requested); break;
-    case 6: ResultText(ctx, r.model_used); break;
-    case 7: ResultText(ctx, r.provider); break;
-    case 8: ResultText(ctx, r.account); break;
-    case 9: sqlite3_result_int(ctx, r.status); break;
-    case 10: sqlite3_result_int64(ctx, r.input_tokens); break;
-    case 11: sqlite3_result_int64(ctx, r.output_tokens); break;
-    case 12: sqlite3_result_int64(ctx, r.cache_read_tokens); break;
-    case 13: sqlite3_result_int64(ctx, r.cache_write_tokens); break;
-    case 14: sqlite3_result_int64(ctx, r.reasoning_tokens); break;
-    case 15: sqlite3_result_int(ctx, r.estimated ? 1 : 0); break;
-    case 16: sqlite3_result_int64(ctx, r.ttfb_ms); break;
-    case 17: sqlite3_result_int64(ctx, r.duration_ms); break;
-    case 18: sqlite3_result_double(ctx, r.cost_usd); break;
+  void Add(const UsageRow& r) {
+    const size_t room = 1 + RowJsonMaxSize(r) + 1;  // a ',' or '[' before, the closing ']' after
+    if (buf.size() - len < room) buf.resize(std::max(2 * buf.size(), len + room));
+    buf[len++] = n ? ',' : '[';
+    len = WriteRowJson(buf.data() + len, r) - buf.data();
+    min_ts = n ? std::min(min_ts, r.ts) : r.ts;
+    max_ts = n ? std::max(max_ts, r.ts) : r.ts;
+    ++n;
   }
-  return SQLITE_OK;
+  // Inserts the record with `insert` (INSERT INTO usage_batches(min_ts,
+  // max_ts, n, rows) VALUES (?, ?, ?, ?)) and starts the next one.
+  int Write(sqlite3_stmt* insert) {
+    buf[len++] = ']';
+    sqlite3_bind_double(insert, 1, min_ts);
+    sqlite3_bind_double(insert, 2, max_ts);
+    sqlite3_bind_int64(insert, 3, static_cast<sqlite3_int64>(n));
+    sqlite3_bind_text(insert, 4, buf.data(), static_cast<int>(len), SQLITE_STATIC);
+    int rc = sqlite3_step(insert);
+    sqlite3_reset(insert);
+    sqlite3_clear_bindings(insert);
+    len = n = 0;
+    return rc;
+  }
+};
+
+constexpr const char* kInsertRecord = "INSERT INTO usage_batches(min_ts, max_ts, n, rows) VALUES (?, ?, ?, ?)";
+
+std::string_view ColumnText(sqlite3_stmt* s, int c) {
+  const unsigned char* t = sqlite3_column_text(s, c);
+  return t ? std::string_view(reinterpret_cast<const char*>(t), sqlite3_column_bytes(s, c)) : std::string_view();
 }
 
-int BatchRowid(sqlite3_vtab_cursor* c, sqlite3_int64* rowid) noexcept {
-  *rowid = static_cast<sqlite3_int64>(reinterpret_cast<BatchCursor*>(c)->at);
-  return SQLITE_OK;
+// Earlier hubs kept a table `usage` with a row per request. Its rows move
+// into usage_batches, in id order, and the table (with its ts index) goes,
+// so the view can take its name. Inside the caller's transaction.
+Status MigrateRowTable(sqlite3* db, const std::string& path) {
+  sqlite3_stmt* old = nullptr;
+  std::string select = "SELECT ";
+  for (int c = 0; c < kColumnCount; ++c) select += std::string(c ? ", " : "") + kColumns[c];
+  select += " FROM usage ORDER BY id";
+  if (sqlite3_prepare_v2(db, select.c_str(), -1, &old, nullptr) != SQLITE_OK) return DbError(db, path, "migrate usage");
+  sqlite3_stmt* insert = nullptr;
+  if (sqlite3_prepare_v2(db, kInsertRecord, -1, &insert, nullptr) != SQLITE_OK) {
+    sqlite3_finalize(old);
+    return DbError(db, path, "migrate usage");
+  }
+  RecordBuilder record;
+  int rc;
+  size_t moved = 0;
+  while ((rc = sqlite3_step(old)) == SQLITE_ROW) {
+    UsageRow r;
+    r.ts = sqlite3_column_double(old, 0);
+    std::string_view* texts[] = {&r.request_id, &r.key_name, &r.tenant, &r.client_family, &r.model_requested,
+                                 &r.model_used, &r.provider, &r.account};
+    for (int c = 0; c < 8; ++c) *texts[c] = ColumnText(old, 1 + c);  // valid until the next step: added at once
+    r.status = sqlite3_column_int(old, 9);
+    int64_t* ints[] = {&r.input_tokens, &r.output_tokens, &r.cache_read_tokens, &r.cache_write_tokens,
+                       &r.reasoning_tokens};
+    for (int c = 0; c < 5; ++c) *ints[c] = sqlite3_column_int64(old, 10 + c);
+    r.estimated = sqlite3_column_int(old, 15) != 0;
+    r.ttfb_ms = sqlite3_column_int64(old, 16);
+    r.duration_ms = sqlite3_column_int64(old, 17);
+    r.cost_usd = sqlite3_column_double(old, 18);
+    record.Add(r);
+    ++moved;
+    if (record.n == kRowsPerRecord && record.Write(insert) != SQLITE_DONE) break;
+  }
+  if (rc == SQLITE_DONE && record.n && record.Write(insert) != SQLITE_DONE) rc = SQLITE_ERROR;
+  Status st = rc == SQLITE_DONE ? Status::Ok() : DbError(db, path, "migrate usage");
+  sqlite3_finalize(old);
+  sqlite3_finalize(insert);
+  if (st.ok()) st = Exec(db, path, "DROP TABLE usage");
+  if (st.ok() && moved)
+    std::fprintf(stderr, "usage ledger: %s: moved %zu rows from the per-request table to usage_batches\n", path.c_str(),
+                 moved);
+  return st;
 }
 
-// Eponymous-only (no xCreate): usable as "FROM usage_batch" on the
-// connection it is registered on, never stored in the schema.
-const sqlite3_module kBatchModule = {
-    0, nullptr, BatchConnect, BatchBestIndex, BatchDisconnect, nullptr, BatchOpen, BatchClose, BatchFilter, BatchNext,
-    BatchEof, BatchColumn, BatchRowid, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
-    nullptr, nullptr, nullptr, nullptr};
+// Creates what is missing: usage_batches, its index and the usage view,
+// migrating an earlier hub's row table first. One transaction.
+Status PrepareSchema(sqlite3* db, const std::string& path) {
+  Status st = Exec(db, path, "BEGIN IMMEDIATE");
+  if (!st.ok()) return st;
+  st = Exec(db, path, kSchema);
+  if (st.ok()) {
+    sqlite3_stmt* s = nullptr;
+    bool row_table = false;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'usage'", -1, &s, nullptr) ==
+        SQLITE_OK)
+      row_table = sqlite3_step(s) == SQLITE_ROW;
+    else
+      st = DbError(db, path, "read schema");
+    sqlite3_finalize(s);
+    if (st.ok() && row_table) st = MigrateRowTable(db, path);
+  }
+  if (st.ok()) st = Exec(db, path, ViewSql().c_str());
+  if (st.ok()) st = Exec(db, path, "COMMIT");
+  if (!st.ok()) Exec(db, path, "ROLLBACK");
+  return st;
+}
 
 }  // namespace
 
@@ -208,12 +295,9 @@ Result<std::unique_ptr<UsageLedger>> UsageLedger::Open(const std::string& path, 
   // synchronous=NORMAL in WAL mode survives a process crash; a power cut may
   // lose the last commits, which the one-second batching already accepts.
   Status st = Exec(l->db_, path, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
-  if (st.ok()) st = Exec(l->db_, path, kSchema);
+  if (st.ok()) st = PrepareSchema(l->db_, path);
   if (!st.ok()) return st;
-  if (sqlite3_create_module_v2(l->db_, "usage_batch", &kBatchModule, &l->writing_, nullptr) != SQLITE_OK)
-    return DbError(l->db_, path, "register usage_batch");
-  std::string insert = std::string("INSERT INTO usage(") + kColumnList + ") SELECT " + kColumnList + " FROM usage_batch";
-  if (sqlite3_prepare_v2(l->db_, insert.c_str(), -1, &l->insert_, nullptr) != SQLITE_OK)
+  if (sqlite3_prepare_v2(l->db_, kInsertRecord, -1, &l->insert_, nullptr) != SQLITE_OK)
     return DbError(l->db_, path, "prepare insert");
   l->writer_ = std::thread([p = l.get()] { p->WriterLoop(); });
   return l;
@@ -399,27 +483,27 @@ void UsageLedger::WriterLoop() {
 Status UsageLedger::WriteBatch(const std::vector<UsageRow>& rows) {
   Status st = Exec(db_, path_, "BEGIN IMMEDIATE");
   if (!st.ok()) return st;
-  writing_ = &rows;
-  int rc = sqlite3_step(insert_);
-  sqlite3_reset(insert_);
-  writing_ = nullptr;
-  if (rc != SQLITE_DONE) {
-    st = DbError(db_, path_, "insert");
-    Exec(db_, path_, "ROLLBACK");
-    return st;
+  RecordBuilder record;
+  record.buf.swap(record_buf_);  // reuses the last batch's buffer
+  for (size_t i = 0; i < rows.size() && st.ok(); ++i) {
+    record.Add(rows[i]);
+    if ((record.n == kRowsPerRecord || i + 1 == rows.size()) && record.Write(insert_) != SQLITE_DONE)
+      st = DbError(db_, path_, "insert");
   }
-  st = Exec(db_, path_, "COMMIT");
+  record.buf.swap(record_buf_);
+  if (record_buf_.size() > kKeepBatchBytes) std::vector<char>().swap(record_buf_);
+  if (st.ok()) st = Exec(db_, path_, "COMMIT");
   if (!st.ok()) Exec(db_, path_, "ROLLBACK");
   return st;
 }
 
 Result<std::vector<UsageTotals>> UsageLedger::Query(UsageGroup group_by, double since_unix) {
-  const char* column = "key_name";
+  int column = 2;  // kColumns index
   switch (group_by) {
-    case UsageGroup::kKey: column = "key_name"; break;
-    case UsageGroup::kTenant: column = "tenant"; break;
-    case UsageGroup::kModel: column = "model_used"; break;
-    case UsageGroup::kProvider: column = "provider"; break;
+    case UsageGroup::kKey: column = 2; break;
+    case UsageGroup::kTenant: column = 3; break;
+    case UsageGroup::kModel: column = 6; break;
+    case UsageGroup::kProvider: column = 7; break;
   }
   std::lock_guard<std::mutex> lock(query_mu_);
   if (!query_db_) {
@@ -427,31 +511,49 @@ Result<std::vector<UsageTotals>> UsageLedger::Query(UsageGroup group_by, double 
     if (!db.ok()) return db.status();
     query_db_ = *db;
   }
-  std::string sql = std::string("SELECT ") + column +
-                    ", COUNT(*), SUM(input_tokens), SUM(output_tokens), SUM(cache_read_tokens),"
-                    " SUM(cache_write_tokens), SUM(reasoning_tokens), SUM(cost_usd) FROM usage WHERE ts >= ? GROUP BY " +
-                    column + " ORDER BY SUM(cost_usd) DESC, " + column;
   sqlite3_stmt* s = nullptr;
-  if (sqlite3_prepare_v2(query_db_, sql.c_str(), -1, &s, nullptr) != SQLITE_OK) return DbError(query_db_, path_, "query");
+  if (sqlite3_prepare_v2(query_db_, "SELECT rows FROM usage_batches WHERE max_ts >= ?", -1, &s, nullptr) != SQLITE_OK)
+    return DbError(query_db_, path_, "query");
   sqlite3_bind_double(s, 1, since_unix);
-  std::vector<UsageTotals> out;
+  std::unordered_map<std::string, UsageTotals> groups;
   int rc;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    UsageTotals t;
-    const unsigned char* g = sqlite3_column_text(s, 0);
-    t.group = g ? reinterpret_cast<const char*>(g) : "";
-    t.requests = sqlite3_column_int64(s, 1);
-    t.input_tokens = sqlite3_column_int64(s, 2);
-    t.output_tokens = sqlite3_column_int64(s, 3);
-    t.cache_read_tokens = sqlite3_column_int64(s, 4);
-    t.cache_write_tokens = sqlite3_column_int64(s, 5);
-    t.reasoning_tokens = sqlite3_column_int64(s, 6);
-    t.cost_usd = sqlite3_column_double(s, 7);
-    out.push_back(std::move(t));
+  Status st;
+  while (st.ok() && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+    auto record = ParseJson(ColumnText(s, 0));
+    if (!record.ok()) {
+      st = Status::Error(path_ + ": a usage_batches record is not JSON: " + record.status().message());
+      break;
+    }
+    const cJSON* row;
+    cJSON_ArrayForEach(row, record->get()) {
+      auto number = [row](int c) {
+        const cJSON* v = cJSON_GetArrayItem(row, c);
+        return cJSON_IsNumber(v) ? v->valuedouble : 0.0;
+      };
+      if (!cJSON_IsArray(row) || number(0) < since_unix) continue;
+      const char* name = cJSON_GetStringValue(cJSON_GetArrayItem(row, column));
+      UsageTotals& t = groups[name ? name : ""];
+      ++t.requests;
+      t.input_tokens += static_cast<int64_t>(number(10));
+      t.output_tokens += static_cast<int64_t>(number(11));
+      t.cache_read_tokens += static_cast<int64_t>(number(12));
+      t.cache_write_tokens += static_cast<int64_t>(number(13));
+      t.reasoning_tokens += static_cast<int64_t>(number(14));
+      t.cost_usd += number(18);
+    }
   }
-  Status st = rc == SQLITE_DONE ? Status::Ok() : DbError(query_db_, path_, "query");
+  if (st.ok() && rc != SQLITE_DONE) st = DbError(query_db_, path_, "query");
   sqlite3_finalize(s);
   if (!st.ok()) return st;
+  std::vector<UsageTotals> out;
+  out.reserve(groups.size());
+  for (auto& [name, totals] : groups) {
+    totals.group = name;
+    out.push_back(std::move(totals));
+  }
+  std::sort(out.begin(), out.end(), [](const UsageTotals& a, const UsageTotals& b) {
+    return a.cost_usd != b.cost_usd ? a.cost_usd > b.cost_usd : a.group < b.group;
+  });
   return out;
 }
 

@@ -3,7 +3,9 @@
 // thread never waits on the disk; a writer thread (in the background, so
 // serving wins when CPUs are short; see WriterLoop) commits the queue in one
 // transaction at least once per second, so a crash loses at most about a
-// second of rows and a clean stop (Flush or destructor) loses none.
+// second of rows and a clean stop (Flush or destructor) loses none. Rows are
+// stored a batch at a time (table usage_batches, JSON text) and read back a
+// row per request through the view `usage`, whose columns are UsageRow's.
 #pragma once
 #include <condition_variable>
 #include <cstdint>
@@ -88,10 +90,8 @@ class UsageLedger {
   std::string path_;
   int flush_interval_ms_ = 1000;
   sqlite3* db_ = nullptr;         // writer connection, owned
-  sqlite3_stmt* insert_ = nullptr;  // INSERT INTO usage SELECT ... FROM usage_batch, prepared on db_
-  // The rows being written, read by db_'s usage_batch virtual table while
-  // insert_ steps. Writer thread only.
-  const std::vector<UsageRow>* writing_ = nullptr;
+  sqlite3_stmt* insert_ = nullptr;  // INSERT INTO usage_batches ..., prepared on db_
+  std::vector<char> record_buf_;    // room for a record's JSON text, kept between batches. Writer only.
   std::mutex query_mu_;
   sqlite3* query_db_ = nullptr;  // reader connection (WAL lets it read while the writer writes)
 

@@ -2,6 +2,7 @@
 #include "common/json.h"
 
 #include <cmath>
+#include <cstdio>
 
 #include <gtest/gtest.h>
 
@@ -167,6 +168,50 @@ TEST(JsonQuoteTest, EveryByteRoundTripsThroughTheParser) {
   ASSERT_TRUE(r.ok()) << r.status().message();
   ASSERT_TRUE(cJSON_IsString(r->get()));
   EXPECT_EQ(std::string(r->get()->valuestring), all);
+}
+
+// Byte at a time, the plain way: what the eight-byte windows must match.
+std::string QuoteByteByByte(std::string_view s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    const char* named = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\n' ? "\\n" : c == '\r' ? "\\r"
+                      : c == '\t' ? "\\t" : c == '\b' ? "\\b" : c == '\f' ? "\\f" : nullptr;
+    if (named) out += named;
+    else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else out.push_back(static_cast<char>(c));
+  }
+  return out + "\"";
+}
+
+TEST(JsonQuoteTest, EscapesLandRightWhereverTheyFallAgainstTheEightByteWindows) {
+  // Every length to 40 with one escape at every position, of each kind, and
+  // with two escapes 7, 8 and 9 bytes apart (either side of a window edge,
+  // and in the last window, which overlaps bytes already written).
+  for (char special : {'"', '\\', '\n', '\x01', '\x1f'}) {
+    for (size_t n = 0; n <= 40; ++n) {
+      std::string plain(n, 'a');
+      for (size_t i = 0; i < n; ++i) plain[i] = static_cast<char>('a' + i % 26);
+      EXPECT_EQ(JsonQuote(plain), QuoteByteByByte(plain)) << n;
+      for (size_t at = 0; at < n; ++at) {
+        std::string s = plain;
+        s[at] = special;
+        EXPECT_EQ(JsonQuote(s), QuoteByteByByte(s)) << "n=" << n << " at=" << at;
+        for (size_t gap : {7, 8, 9})
+          if (at + gap < n) {
+            std::string two = s;
+            two[at + gap] = special;
+            EXPECT_EQ(JsonQuote(two), QuoteByteByByte(two)) << "n=" << n << " at=" << at << "+" << gap;
+          }
+      }
+    }
+  }
+  // Bytes from 0x80 up pass as they are (UTF-8, or whatever the caller had).
+  std::string high;
+  for (int c = 0x80; c < 0x100; ++c) high.push_back(static_cast<char>(c));
+  EXPECT_EQ(JsonQuote(high), "\"" + high + "\"");
 }
 
 // -------------------------------------------------------------- accessors

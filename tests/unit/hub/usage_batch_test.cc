@@ -1,12 +1,18 @@
-// The ledger writes each batch with one INSERT ... SELECT from a virtual
-// table over the queued rows: every column of every row must land where it
-// belongs whatever the batch size.
+// The ledger stores rows a batch at a time, as JSON records in
+// usage_batches, and shows them through the `usage` view: every column of
+// every row must come back where it belongs whatever the batch size, records
+// split where the batch is larger than one, and an earlier hub's table of
+// rows moves over whole.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <cmath>
+#include <cstdint>
 #include <filesystem>
+#include <iterator>
 #include <string>
+#include <vector>
 
 #include "hub/usage.h"
 
@@ -52,24 +58,40 @@ struct NumberedRow {
   std::string request_id, key_name, tenant, model_requested, model_used, provider, account;
 };
 
-// Every column of the row with this request id, as text, in table order.
-std::string RowText(sqlite3* db, int i) {
+// Every column of every row of the usage view, as text, one string a row,
+// in id order.
+std::vector<std::string> RowsText(sqlite3* db) {
   sqlite3_stmt* s = nullptr;
-  std::string sql =
+  const char* sql =
       "SELECT ts, request_id, key_name, tenant, client_family, model_requested, model_used, provider, account, status,"
       " input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, estimated, ttfb_ms,"
-      " duration_ms, cost_usd FROM usage WHERE request_id = 'req-" + std::to_string(i) + "'";
-  EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
-  std::string out;
-  if (s && sqlite3_step(s) == SQLITE_ROW) {
+      " duration_ms, cost_usd FROM usage ORDER BY id";
+  EXPECT_EQ(sqlite3_prepare_v2(db, sql, -1, &s, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  std::vector<std::string> rows;
+  while (s && sqlite3_step(s) == SQLITE_ROW) {
+    std::string out;
     for (int c = 0; c < 19; ++c) {
       const unsigned char* t = sqlite3_column_text(s, c);
       out += (c ? "|" : "") + std::string(t ? reinterpret_cast<const char*>(t) : "NULL");
     }
-    if (sqlite3_step(s) != SQLITE_DONE) out += " (more than one row)";
+    rows.push_back(out);
   }
   sqlite3_finalize(s);
-  return out;
+  return rows;
+}
+
+int64_t Count(sqlite3* db, const char* sql) {
+  sqlite3_stmt* s = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db, sql, -1, &s, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  int64_t n = s && sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+  sqlite3_finalize(s);
+  return n;
+}
+
+std::string TempPath(const std::string& tag) {
+  std::string path = ::testing::TempDir() + "usage_batch_" + std::to_string(getpid()) + "_" + tag + ".db";
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
+  return path;
 }
 
 std::string Expected(int i) {
@@ -100,29 +122,148 @@ std::string Expected(int i) {
 }
 
 TEST(UsageLedgerBatch, EveryColumnOfEveryRowWhateverTheBatchSize) {
-  // From one row to a few thousand, below the writer's wake-up batch (4096): one transaction each.
-  for (int n : {1, 2, 33, 97, 4000}) {
-    std::string path = ::testing::TempDir() + "usage_batch_" + std::to_string(getpid()) + "_" + std::to_string(n) + ".db";
-    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
+  // From one row to more than two records' worth (4,096 rows a record).
+  // Below the writer's wake-up batch (4,096 rows) the queue is one
+  // transaction and one record; past it the writer may be woken while the
+  // test books, and a record never holds more than 4,096 rows.
+  for (int n : {1, 2, 33, 4096, 4097, 10000}) {
+    std::string path = TempPath(std::to_string(n));
     {
       auto ledger = UsageLedger::Open(path, 60'000);
       ASSERT_TRUE(ledger.ok()) << ledger.status().message();
       for (int i = 0; i < n; ++i) (*ledger)->Book(NumberedRow(i).row());
       ASSERT_TRUE((*ledger)->Flush().ok());
       EXPECT_EQ((*ledger)->stats().written, static_cast<uint64_t>(n));
-      EXPECT_EQ((*ledger)->stats().batches, 1u) << "one transaction for the whole queue";
+      if (n < 4096) {
+        EXPECT_EQ((*ledger)->stats().batches, 1u) << "one transaction for the whole queue";
+      }
     }
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
-    sqlite3_stmt* count = nullptr;
-    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM usage", -1, &count, nullptr), SQLITE_OK);
-    ASSERT_EQ(sqlite3_step(count), SQLITE_ROW);
-    EXPECT_EQ(sqlite3_column_int(count, 0), n);
-    sqlite3_finalize(count);
-    for (int i = 0; i < n; ++i) EXPECT_EQ(RowText(db, i), Expected(i)) << "n=" << n << " row " << i;
+    if (n < 4096) {
+      EXPECT_EQ(Count(db, "SELECT COUNT(*) FROM usage_batches"), 1);
+    }
+    EXPECT_LE(Count(db, "SELECT MAX(n) FROM usage_batches"), 4096) << n;
+    EXPECT_EQ(Count(db, "SELECT SUM(n) FROM usage_batches"), n);
+    EXPECT_EQ(Count(db, "SELECT COUNT(DISTINCT id) FROM usage"), n) << "ids are unique";
+    std::vector<std::string> rows = RowsText(db);
+    ASSERT_EQ(rows.size(), static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) ASSERT_EQ(rows[i], Expected(i)) << "n=" << n << " row " << i;
     sqlite3_close(db);
     for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
   }
+}
+
+TEST(UsageLedgerBatch, NumbersKeepTheirTypeAndPrecision) {
+  std::string path = TempPath("numbers");
+  auto ledger = UsageLedger::Open(path, 60'000);
+  ASSERT_TRUE(ledger.ok());
+  const double costs[] = {0, 0.1, 1.5e-9, 123.456789012345, 1e30, std::nan(""), -2.25};
+  std::vector<std::string> ids;
+  for (size_t i = 0; i < std::size(costs); ++i) ids.push_back("n" + std::to_string(i));
+  for (size_t i = 0; i < std::size(costs); ++i) {
+    UsageRow r;
+    r.ts = 1'800'000'000.1234564 + static_cast<double>(i);
+    r.request_id = ids[i];
+    r.cost_usd = costs[i];
+    r.input_tokens = INT64_MAX - static_cast<int64_t>(i);
+    r.status = -1;
+    (*ledger)->Book(r);
+  }
+  ASSERT_TRUE((*ledger)->Flush().ok());
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* s = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT ts, cost_usd, typeof(ts), typeof(cost_usd), input_tokens, status FROM usage ORDER BY id",
+                               -1, &s, nullptr),
+            SQLITE_OK);
+  for (size_t i = 0; i < std::size(costs); ++i) {
+    ASSERT_EQ(sqlite3_step(s), SQLITE_ROW);
+    // ts to the microsecond, REAL even when whole.
+    EXPECT_NEAR(sqlite3_column_double(s, 0), 1'800'000'000.123456 + static_cast<double>(i), 1e-6) << i;
+    EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(s, 2)), "real");
+    if (std::isnan(costs[i])) {
+      EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(s, 3)), "null") << "JSON has no NaN";
+    } else {
+      EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(s, 3)), "real") << i;
+      // To a millionth of a millionth of a dollar; past int64 of those, exact.
+      EXPECT_NEAR(sqlite3_column_double(s, 1), costs[i], costs[i] > 1e6 ? 0 : 1e-12) << i;
+    }
+    EXPECT_EQ(sqlite3_column_int64(s, 4), INT64_MAX - static_cast<int64_t>(i));
+    EXPECT_EQ(sqlite3_column_int(s, 5), -1);
+  }
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+}
+
+TEST(UsageLedgerBatch, AnEarlierHubsRowTableMovesOverWhole) {
+  // The schema hubs before usage_batches wrote: a row per request.
+  std::string path = TempPath("migrate");
+  const int n = 5000;  // more than one record
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    const char* old_schema =
+        "PRAGMA journal_mode=WAL;"
+        "CREATE TABLE usage ("
+        " id INTEGER PRIMARY KEY, ts REAL NOT NULL, request_id TEXT, key_name TEXT, tenant TEXT,"
+        " client_family TEXT, model_requested TEXT, model_used TEXT, provider TEXT, account TEXT,"
+        " status INTEGER, input_tokens INTEGER, output_tokens INTEGER, cache_read_tokens INTEGER,"
+        " cache_write_tokens INTEGER, reasoning_tokens INTEGER, estimated INTEGER, ttfb_ms INTEGER,"
+        " duration_ms INTEGER, cost_usd REAL);"
+        "CREATE INDEX usage_ts ON usage(ts);";
+    ASSERT_EQ(sqlite3_exec(db, old_schema, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+    sqlite3_stmt* insert = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db, "INSERT INTO usage VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                 -1, &insert, nullptr),
+              SQLITE_OK);
+    sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
+    for (int i = 0; i < n; ++i) {
+      NumberedRow numbered(i);
+      UsageRow r = numbered.row();
+      int c = 1;
+      sqlite3_bind_double(insert, c++, r.ts);
+      for (std::string_view t : {r.request_id, r.key_name, r.tenant, r.client_family, r.model_requested, r.model_used,
+                                 r.provider, r.account})
+        sqlite3_bind_text(insert, c++, t.data(), static_cast<int>(t.size()), SQLITE_TRANSIENT);
+      sqlite3_bind_int(insert, c++, r.status);
+      for (int64_t v : {r.input_tokens, r.output_tokens, r.cache_read_tokens, r.cache_write_tokens, r.reasoning_tokens})
+        sqlite3_bind_int64(insert, c++, v);
+      sqlite3_bind_int(insert, c++, r.estimated);
+      sqlite3_bind_int64(insert, c++, r.ttfb_ms);
+      sqlite3_bind_int64(insert, c++, r.duration_ms);
+      sqlite3_bind_double(insert, c++, r.cost_usd);
+      ASSERT_EQ(sqlite3_step(insert), SQLITE_DONE);
+      sqlite3_reset(insert);
+    }
+    sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+    sqlite3_finalize(insert);
+    sqlite3_close(db);
+  }
+  const double since = 1700000000 + n / 2;  // the later half
+  for (int open = 0; open < 2; ++open) {  // the second open finds nothing to move
+    auto ledger = UsageLedger::Open(path, 60'000);
+    ASSERT_TRUE(ledger.ok()) << ledger.status().message();
+    auto totals = (*ledger)->Query(UsageGroup::kProvider, since);
+    ASSERT_TRUE(totals.ok()) << totals.status().message();
+    int64_t requests = 0, input = 0;
+    for (const UsageTotals& t : *totals) requests += t.requests, input += t.input_tokens;
+    EXPECT_EQ(requests, n - n / 2);
+    int64_t expected_input = 0;
+    for (int i = n / 2; i < n; ++i) expected_input += 1000 + i;
+    EXPECT_EQ(input, expected_input);
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  EXPECT_EQ(Count(db, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'usage' AND type = 'view'"), 1);
+  EXPECT_EQ(Count(db, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'usage_ts'"), 0);
+  // One transaction of 5,000 rows: a full record and the rest.
+  EXPECT_EQ(Count(db, "SELECT COUNT(*) FROM usage_batches"), 2);
+  EXPECT_EQ(Count(db, "SELECT MAX(n) FROM usage_batches"), 4096);
+  std::vector<std::string> rows = RowsText(db);
+  ASSERT_EQ(rows.size(), static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) ASSERT_EQ(rows[i], Expected(i)) << "row " << i;
+  sqlite3_close(db);
 }
 
 }  // namespace
