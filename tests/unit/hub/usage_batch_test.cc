@@ -123,10 +123,10 @@ std::string Expected(int i) {
 
 TEST(UsageLedgerBatch, EveryColumnOfEveryRowWhateverTheBatchSize) {
   // From one row to more than two records' worth (4,096 rows a record).
-  // Below the writer's wake-up batch (4,096 rows) the queue is one
+  // Below the writer's wake-up batch (1,024 rows) the queue is one
   // transaction and one record; past it the writer may be woken while the
   // test books, and a record never holds more than 4,096 rows.
-  for (int n : {1, 2, 33, 4096, 4097, 10000}) {
+  for (int n : {1, 2, 33, 1023, 4097, 10000}) {
     std::string path = TempPath(std::to_string(n));
     {
       auto ledger = UsageLedger::Open(path, 60'000);
@@ -134,13 +134,13 @@ TEST(UsageLedgerBatch, EveryColumnOfEveryRowWhateverTheBatchSize) {
       for (int i = 0; i < n; ++i) (*ledger)->Book(NumberedRow(i).row());
       ASSERT_TRUE((*ledger)->Flush().ok());
       EXPECT_EQ((*ledger)->stats().written, static_cast<uint64_t>(n));
-      if (n < 4096) {
+      if (n < 1024) {
         EXPECT_EQ((*ledger)->stats().batches, 1u) << "one transaction for the whole queue";
       }
     }
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
-    if (n < 4096) {
+    if (n < 1024) {
       EXPECT_EQ(Count(db, "SELECT COUNT(*) FROM usage_batches"), 1);
     }
     EXPECT_LE(Count(db, "SELECT MAX(n) FROM usage_batches"), 4096) << n;

@@ -223,7 +223,7 @@ TEST(UsageLedger, BatchesGoToTheBackgroundUnlessTheWriterIsBehindOrAwaited) {
 
 TEST(UsageLedger, AQueueOverItsByteBoundDropsAndCountsRatherThanGrowing) {
   std::string path = TempDb("bound");
-  // The tick (60 s) and the wake-up batch (4,096 rows) are both far off, so
+  // The tick (60 s) and the wake-up batch (1,024 rows) are both far off, so
   // nothing is written while the queue fills: rows of just over 1 MiB (a
   // 512 KiB model name, requested and used) reach the 64 MiB bound at the
   // 65th row.
@@ -235,6 +235,18 @@ TEST(UsageLedger, AQueueOverItsByteBoundDropsAndCountsRatherThanGrowing) {
   EXPECT_EQ((*ledger)->stats().dropped, 6u);
   ASSERT_TRUE((*ledger)->Flush().ok());
   EXPECT_EQ(ReadBack(path).rows, 64);
+  {
+    // Records close at 8 MiB of JSON: eight rows of just over 1 MiB each.
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    sqlite3_stmt* s = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT COUNT(*), MAX(n) FROM usage_batches", -1, &s, nullptr), SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(s), SQLITE_ROW);
+    EXPECT_EQ(sqlite3_column_int(s, 0), 8);
+    EXPECT_EQ(sqlite3_column_int(s, 1), 8);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+  }
   // The writer frees the oversized buffer; booking goes on as usual.
   (*ledger)->Book(Row("k", "", "small", "p", 2, 2, 0));
   ASSERT_TRUE((*ledger)->Flush().ok());
