@@ -95,6 +95,13 @@ row('auth + limits + booking, added p50 (booking on − baseline) ≤ 20 µs', (
 row('req/s at c=64, booking on / booking off ≥ 0.95', (t) => times(t.keep), '', (t) => check(t.keep, (v) => v >= 0.95));
 console.log(`| (booking alone, added p50: on − off) | ${signed(relay.bookingOnly)} µs | | ${signed(hub.bookingOnly)} µs | |`);
 console.log(`| (req/s on / off implied by hub CPU per request at c=64) | ${times(relay.cpuKeep)} | | ${times(hub.cpuKeep)} | |`);
+// The per-round ratios behind the medians: how much this machine's noise
+// moves the target from one 2-second run to the next.
+const perRound = (p) => round[`${p}.booking_on`].map((ra, i) => {
+  const rb = round[`${p}.booking_off`][i];
+  return ra.rps && rb.rps ? (ra.rps / rb.rps).toFixed(3) : '—';
+}).join(', ');
+console.log(`| (req/s on / off, each round) | ${perRound('relay')} | | ${perRound('hub')} | |`);
 const info = read('booking_on.info.json');
 console.log('');
 console.log(`Rows booked by the booking-on hub over both paths: ${fmt(info?.usage?.booked)} (dropped ${fmt(info?.usage?.dropped)}); ` +
