@@ -196,6 +196,60 @@ TEST(UsageLedgerBatch, NumbersKeepTheirTypeAndPrecision) {
   sqlite3_close(db);
 }
 
+TEST(UsageLedgerBatch, QueryReadsEscapedNamesShorterAndLongerRowsAndRefusesAGarbledRecord) {
+  std::string path = TempPath("query");
+  auto ledger = UsageLedger::Open(path, 60'000);
+  ASSERT_TRUE(ledger.ok());
+  const std::string odd_key = "al\"ice\\ \xc3\xa9\n";  // a quote, a backslash, UTF-8, a control byte
+  UsageRow r;
+  r.ts = 1'800'000'000;
+  r.key_name = odd_key;
+  r.input_tokens = 7;
+  r.cost_usd = 0.5;
+  (*ledger)->Book(r);
+  ASSERT_TRUE((*ledger)->Flush().ok());
+  {
+    // A row from a hub with fewer columns, and one from a hub with more.
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    const char* sql =
+        "INSERT INTO usage_batches(min_ts, max_ts, n, rows) VALUES (1800000001, 1800000002, 2,"
+        " '[[1800000001.0,\"r1\",\"short\"],"
+        "  [1800000002.0,\"r2\",\"long\",\"t\",\"f\",\"m\",\"m\",\"p\",\"a\",200,3,4,5,6,0,0,1,2,0.25,\"extra\",9]]')";
+    ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+    sqlite3_close(db);
+  }
+  auto totals = (*ledger)->Query(UsageGroup::kKey, 0);
+  ASSERT_TRUE(totals.ok()) << totals.status().message();
+  ASSERT_EQ(totals->size(), 3u);
+  EXPECT_EQ((*totals)[0].group, odd_key);  // the largest cost first
+  EXPECT_EQ((*totals)[0].input_tokens, 7);
+  EXPECT_EQ((*totals)[1].group, "long");
+  EXPECT_EQ((*totals)[1].input_tokens, 3);
+  EXPECT_EQ((*totals)[1].cache_write_tokens, 6);
+  EXPECT_DOUBLE_EQ((*totals)[1].cost_usd, 0.25);
+  EXPECT_EQ((*totals)[2].group, "short");
+  EXPECT_EQ((*totals)[2].requests, 1);
+  EXPECT_EQ((*totals)[2].input_tokens, 0);
+  // A later `since` leaves out the older rows.
+  totals = (*ledger)->Query(UsageGroup::kKey, 1'800'000'001.5);
+  ASSERT_TRUE(totals.ok());
+  ASSERT_EQ(totals->size(), 1u);
+  EXPECT_EQ((*totals)[0].group, "long");
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "UPDATE usage_batches SET rows = '[[1800000003.0,\"r3\",\"cut' WHERE n = 2", nullptr,
+                           nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  totals = (*ledger)->Query(UsageGroup::kKey, 0);
+  ASSERT_FALSE(totals.ok());
+  EXPECT_NE(totals.status().message().find(path), std::string::npos) << totals.status().message();
+  EXPECT_NE(totals.status().message().find("usage_batches"), std::string::npos) << totals.status().message();
+}
+
 TEST(UsageLedgerBatch, AnEarlierHubsRowTableMovesOverWhole) {
   // The schema hubs before usage_batches wrote: a row per request.
   std::string path = TempPath("migrate");
