@@ -75,10 +75,9 @@ constexpr size_t kRowsPerRecord = 4096;
 constexpr size_t kRecordBytes = 8u << 20;
 
 constexpr const char* kColumns[] = {
-    "ts",           "request_id",    "key_name",          "tenant",           "client_family",    "model_requested",
-    "model_used",   "provider",      "account",           "status",           "input_tokens",     "output_tokens",
-    "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "estimated", "ttfb_ms",          "duration_ms",
-    "cost_usd"};
+    "ts", "request_id", "key_name", "tenant", "client_family", "model_requested", "model_used", "provider", "account",
+    "status", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens",
+    "estimated", "ttfb_ms", "duration_ms", "cost_usd"};
 constexpr int kColumnCount = sizeof kColumns / sizeof kColumns[0];
 
 const char* kSchema =
@@ -131,19 +130,16 @@ char* WriteFixed(char* out, double v, int decimals) {
 // `out`, which has room for RowJsonMaxSize(r) bytes; returns its end.
 size_t RowJsonMaxSize(const UsageRow& r) {
   size_t n = 2 + kColumnCount * (kMaxNumberChars + 1);
-  for (std::string_view text : {r.request_id, r.key_name, r.tenant, r.client_family, r.model_requested, r.model_used,
-                                r.provider, r.account})
-    n += JsonQuotedMaxSize(text.size());
+  for (auto text : kTexts) n += JsonQuotedMaxSize((r.*text).size());
   return n;
 }
 
 char* WriteRowJson(char* out, const UsageRow& r) {
   *out++ = '[';
   out = WriteFixed(out, r.ts, 6);  // microseconds
-  for (std::string_view text : {r.request_id, r.key_name, r.tenant, r.client_family, r.model_requested, r.model_used,
-                                r.provider, r.account}) {
+  for (auto text : kTexts) {  // kColumns 1-8
     *out++ = ',';
-    out = WriteJsonQuoted(out, text);
+    out = WriteJsonQuoted(out, r.*text);
   }
   for (int64_t v : {static_cast<int64_t>(r.status), r.input_tokens, r.output_tokens, r.cache_read_tokens,
                     r.cache_write_tokens, r.reasoning_tokens, static_cast<int64_t>(r.estimated ? 1 : 0), r.ttfb_ms,
@@ -299,9 +295,7 @@ Status MigrateRowTable(sqlite3* db, const std::string& path) {
   while ((rc = sqlite3_step(old)) == SQLITE_ROW) {
     UsageRow r;
     r.ts = sqlite3_column_double(old, 0);
-    std::string_view* texts[] = {&r.request_id, &r.key_name, &r.tenant, &r.client_family, &r.model_requested,
-                                 &r.model_used, &r.provider, &r.account};
-    for (int c = 0; c < 8; ++c) *texts[c] = ColumnText(old, 1 + c);  // valid until the next step: added at once
+    for (int c = 0; c < 8; ++c) r.*kTexts[c] = ColumnText(old, 1 + c);  // valid until the next step: added at once
     r.status = sqlite3_column_int(old, 9);
     int64_t* ints[] = {&r.input_tokens, &r.output_tokens, &r.cache_read_tokens, &r.cache_write_tokens,
                        &r.reasoning_tokens};
